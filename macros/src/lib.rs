@@ -1,0 +1,1 @@
+//! Instrumentation attribute macros for `swaggy-telemetry`. Use them through the main crate.

@@ -1,0 +1,24 @@
+//! # swaggy-telemetry
+//!
+//! OpenTelemetry-native instrumentation for the Swaggy Stacks trading platform: one builder that
+//! installs traces, metrics (OTLP push and Prometheus pull) and W3C propagation; an instrument
+//! [`catalog`] where every metric name lives once; instrumentation for HTTP (axum/tower), sqlx,
+//! Redis and MCP; a health engine whose results become gauges; a WebSocket stream.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use swaggy_telemetry::Telemetry;
+//! let guard = Telemetry::builder().with_service_name("orders").install()?;
+//! // build layers, pools and clients after installing, then serve…
+//! guard.shutdown()?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod catalog;
+#[cfg(feature = "axum")]
+pub mod http;
+pub mod process;
+pub mod telemetry;
+
+pub use telemetry::{InitError, ShutdownError, Telemetry, TelemetryBuilder, TelemetryGuard};

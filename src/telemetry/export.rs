@@ -1,0 +1,311 @@
+//! Export plumbing: a batch span processor that counts what it drops, a metric exporter
+//! wrapper that counts failures and watches for cardinality overflow, and the runner that
+//! drives exporter futures off the application's runtime.
+
+use super::overflow::OverflowWatch;
+use crate::catalog::instruments::{
+    TELEMETRY_EXPORT_FAILURES, TELEMETRY_SPANS_DROPPED, TELEMETRY_SPANS_EXPORTED,
+};
+use crate::catalog::values::TelemetrySignal;
+use crate::catalog::Counter;
+use opentelemetry::Context;
+use opentelemetry::metrics::Meter;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::metrics::Temporality;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter, SpanProcessor};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How exporter futures are driven.
+#[derive(Clone, Debug)]
+pub(crate) enum ExportRunner {
+    /// Plain `block_on` (blocking HTTP client, console, in-memory exporters).
+    Plain,
+    /// On the telemetry runtime (gRPC exporters need tokio's reactor), bounded by a timeout.
+    Tokio(tokio::runtime::Handle, Duration),
+}
+
+impl ExportRunner {
+    /// Runs `fut` to completion on the calling (non-async) thread.
+    pub(crate) fn run<F: Future<Output = OTelSdkResult>>(&self, fut: F) -> OTelSdkResult {
+        // Whatever the exporter does (HTTP clients, DNS) must not produce telemetry itself.
+        let _suppressed = Context::enter_telemetry_suppressed_scope();
+        match self {
+            ExportRunner::Plain => futures_executor::block_on(fut),
+            ExportRunner::Tokio(handle, timeout) => handle.block_on(async {
+                match tokio::time::timeout(*timeout, fut).await {
+                    Ok(r) => r,
+                    Err(_) => Err(OTelSdkError::Timeout(*timeout)),
+                }
+            }),
+        }
+    }
+}
+
+/// Self-metric handles shared by the exporters.
+#[derive(Clone, Debug)]
+pub(crate) struct SelfMetrics {
+    pub failures: Counter<(TelemetrySignal,)>,
+    pub spans_exported: Counter<()>,
+    pub spans_dropped: Counter<()>,
+}
+
+impl SelfMetrics {
+    pub(crate) fn new(meter: &Meter) -> Self {
+        SelfMetrics {
+            failures: TELEMETRY_EXPORT_FAILURES.build(meter),
+            spans_exported: TELEMETRY_SPANS_EXPORTED.build(meter),
+            spans_dropped: TELEMETRY_SPANS_DROPPED.build(meter),
+        }
+    }
+}
+
+/// Batch settings for [`QueueSpanProcessor`].
+#[derive(Clone, Debug)]
+pub(crate) struct QueueSettings {
+    pub max_queue_size: usize,
+    pub max_export_batch_size: usize,
+    pub schedule_delay: Duration,
+}
+
+enum Control {
+    Flush(SyncSender<OTelSdkResult>),
+    Shutdown(SyncSender<OTelSdkResult>),
+}
+
+/// A batch span processor: `on_end` never blocks (a full queue drops the span and counts it in
+/// `swaggy.telemetry.spans.dropped`), a worker thread exports in batches, failures are counted
+/// in `swaggy.telemetry.export.failures{signal="traces"}`.
+#[derive(Debug)]
+pub(crate) struct QueueSpanProcessor {
+    spans: SyncSender<SpanData>,
+    control: Mutex<mpsc::Sender<Control>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    metrics: SelfMetrics,
+    warned_drop: AtomicBool,
+    is_shutdown: AtomicBool,
+}
+
+impl QueueSpanProcessor {
+    pub(crate) fn new<E>(
+        mut exporter: E,
+        resource: &Resource,
+        runner: ExportRunner,
+        settings: QueueSettings,
+        metrics: SelfMetrics,
+    ) -> std::io::Result<Self>
+    where
+        E: SpanExporter + 'static,
+    {
+        exporter.set_resource(resource);
+        let (spans, rx) = mpsc::sync_channel(settings.max_queue_size);
+        let (control, control_rx) = mpsc::channel();
+        let worker_metrics = metrics.clone();
+        let worker = std::thread::Builder::new()
+            .name("swaggy-span-export".into())
+            .spawn(move || worker_loop(exporter, rx, control_rx, runner, settings, worker_metrics))?;
+        Ok(QueueSpanProcessor {
+            spans,
+            control: Mutex::new(control),
+            worker: Mutex::new(Some(worker)),
+            metrics,
+            warned_drop: AtomicBool::new(false),
+            is_shutdown: AtomicBool::new(false),
+        })
+    }
+
+    fn send_control(&self, make: impl FnOnce(SyncSender<OTelSdkResult>) -> Control, timeout: Duration) -> OTelSdkResult {
+        let (reply, reply_rx) = mpsc::sync_channel(1);
+        let sent = self.control.lock().map(|c| c.send(make(reply)).is_ok()).unwrap_or(false);
+        if !sent {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        match reply_rx.recv_timeout(timeout) {
+            Ok(r) => r,
+            Err(RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
+            Err(RecvTimeoutError::Disconnected) => Err(OTelSdkError::InternalFailure("span export worker is gone".into())),
+        }
+    }
+}
+
+impl SpanProcessor for QueueSpanProcessor {
+    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        if !span.span_context.is_sampled() {
+            return;
+        }
+        match self.spans.try_send(span) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.metrics.spans_dropped.add(1, ());
+                if !self.warned_drop.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        target: "swaggy_telemetry",
+                        "span export queue is full: spans are being dropped (counted in \
+                         swaggy_telemetry_spans_dropped_total); raise OTEL_BSP_MAX_QUEUE_SIZE or check the collector"
+                    );
+                }
+            }
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.send_control(Control::Flush, Duration::from_secs(30))
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        if self.is_shutdown.swap(true, Ordering::SeqCst) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        let r = self.send_control(Control::Shutdown, timeout);
+        if r.is_ok() {
+            if let Some(w) = self.worker.lock().ok().and_then(|mut w| w.take()) {
+                let _ = w.join();
+            }
+        }
+        r
+    }
+}
+
+fn export_batch<E: SpanExporter>(
+    exporter: &E,
+    batch: &mut Vec<SpanData>,
+    runner: &ExportRunner,
+    metrics: &SelfMetrics,
+) -> OTelSdkResult {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let spans = std::mem::take(batch);
+    let n = spans.len() as u64;
+    let r = runner.run(exporter.export(spans));
+    match &r {
+        Ok(()) => metrics.spans_exported.add(n, ()),
+        Err(e) => {
+            metrics.failures.add(1, (TelemetrySignal::Traces,));
+            metrics.spans_dropped.add(n, ());
+            tracing::debug!(target: "swaggy_telemetry", error = %e, spans = n, "span export failed");
+        }
+    }
+    r
+}
+
+fn drain<E: SpanExporter>(
+    exporter: &E,
+    rx: &Receiver<SpanData>,
+    batch: &mut Vec<SpanData>,
+    runner: &ExportRunner,
+    settings: &QueueSettings,
+    metrics: &SelfMetrics,
+) -> OTelSdkResult {
+    let mut result = Ok(());
+    while let Ok(span) = rx.try_recv() {
+        batch.push(span);
+        if batch.len() >= settings.max_export_batch_size {
+            if let Err(e) = export_batch(exporter, batch, runner, metrics) {
+                result = Err(e);
+            }
+        }
+    }
+    if let Err(e) = export_batch(exporter, batch, runner, metrics) {
+        result = Err(e);
+    }
+    result
+}
+
+fn worker_loop<E: SpanExporter>(
+    exporter: E,
+    rx: Receiver<SpanData>,
+    control: Receiver<Control>,
+    runner: ExportRunner,
+    settings: QueueSettings,
+    metrics: SelfMetrics,
+) {
+    let mut batch = Vec::with_capacity(settings.max_export_batch_size);
+    let mut deadline = Instant::now() + settings.schedule_delay;
+    loop {
+        let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(50));
+        match rx.recv_timeout(wait) {
+            Ok(span) => {
+                batch.push(span);
+                if batch.len() >= settings.max_export_batch_size {
+                    let _ = export_batch(&exporter, &mut batch, &runner, &metrics);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                let _ = export_batch(&exporter, &mut batch, &runner, &metrics);
+                let _ = exporter.shutdown();
+                return;
+            }
+        }
+        while let Ok(c) = control.try_recv() {
+            match c {
+                Control::Flush(reply) => {
+                    let r = drain(&exporter, &rx, &mut batch, &runner, &settings, &metrics);
+                    let _ = reply.send(r);
+                }
+                Control::Shutdown(reply) => {
+                    let r = drain(&exporter, &rx, &mut batch, &runner, &settings, &metrics);
+                    let _ = exporter.shutdown();
+                    let _ = reply.send(r);
+                    return;
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            let _ = export_batch(&exporter, &mut batch, &runner, &metrics);
+            deadline = Instant::now() + settings.schedule_delay;
+        }
+    }
+}
+
+/// Wraps a push metric exporter: counts failed exports, notes cardinality overflow, and drives
+/// the export on the right runner.
+pub(crate) struct CountingMetricExporter<E> {
+    pub inner: E,
+    pub runner: ExportRunner,
+    /// Set once the meter provider exists (the exporter is built before it).
+    pub self_metrics: Arc<std::sync::OnceLock<SelfMetrics>>,
+    pub overflow: Arc<OverflowWatch>,
+}
+
+impl<E> std::fmt::Debug for CountingMetricExporter<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CountingMetricExporter")
+    }
+}
+
+impl<E: PushMetricExporter> PushMetricExporter for CountingMetricExporter<E> {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        self.overflow.scan_resource_metrics(metrics);
+        let r = self.runner.run(self.inner.export(metrics));
+        if let Err(e) = &r {
+            if let Some(m) = self.self_metrics.get() {
+                m.failures.add(1, (TelemetrySignal::Metrics,));
+            }
+            tracing::debug!(target: "swaggy_telemetry", error = %e, "metric export failed");
+        }
+        r
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.inner.temporality()
+    }
+}
