@@ -15,7 +15,10 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(feature = "redis")]
+pub mod cache;
 pub mod catalog;
+pub mod db;
 #[cfg(feature = "axum")]
 pub mod http;
 pub mod process;

@@ -143,8 +143,10 @@ catalog! {
     category "Database connection pool" {
         /// Connections by state.
         DB_CLIENT_CONNECTION_COUNT: ObservableUpDownCounterDef<(PoolName, ConnectionState)> {
-            name: "db.client.connection.count", unit: "{connection}",
-            description: "Number of connections currently in the pool, by state.",
+            name: "db.client.connections.usage", unit: "{connection}",
+            description: "Number of connections currently in the pool, by state. (Semconv's newer name \
+                          db.client.connection.count would expose a `_count` suffix, which Prometheus \
+                          reserves for histograms; the previous semconv name is kept.)",
             source: "sqlx pool gauges",
         }
         /// Pool size limit.
@@ -511,13 +513,17 @@ catalog! {
         }
         /// Threads.
         PROCESS_THREAD_COUNT: ObservableUpDownCounterDef<()> {
-            name: "process.thread.count", unit: "{thread}",
-            description: "Process threads currently in use.", source: "process collector",
+            name: "process.threads", unit: "{thread}",
+            description: "Process threads currently in use. (Previous semconv name: the newer \
+                          process.thread.count would end in `_count`, reserved by Prometheus.)",
+            source: "process collector",
         }
         /// Open file descriptors.
         PROCESS_OPEN_FDS: ObservableUpDownCounterDef<()> {
-            name: "process.unix.file_descriptor.count", unit: "{file_descriptor}",
-            description: "Number of open file descriptors.", source: "process collector",
+            name: "process.open_file_descriptors", unit: "{file_descriptor}",
+            description: "Number of open file descriptors. (Previous semconv name: the newer \
+                          process.unix.file_descriptor.count would end in `_count`, reserved by Prometheus.)",
+            source: "process collector",
         }
         /// Uptime.
         PROCESS_UPTIME: ObservableGaugeDef<()> {

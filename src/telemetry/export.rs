@@ -287,7 +287,12 @@ impl<E> std::fmt::Debug for CountingMetricExporter<E> {
 impl<E: PushMetricExporter> PushMetricExporter for CountingMetricExporter<E> {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
         self.overflow.scan_resource_metrics(metrics);
-        let r = self.runner.run(self.inner.export(metrics));
+        // The periodic reader already drives this future with `block_on`: a plain exporter is
+        // awaited here (nesting `block_on` would panic); a gRPC one runs on the telemetry runtime.
+        let r = match &self.runner {
+            ExportRunner::Plain => self.inner.export(metrics).await,
+            tokio_runner => tokio_runner.run(self.inner.export(metrics)),
+        };
         if let Err(e) = &r {
             if let Some(m) = self.self_metrics.get() {
                 m.failures.add(1, (TelemetrySignal::Metrics,));

@@ -1,0 +1,13 @@
+//! Shared test harness: real services (skip with a reason, or fail under REQUIRE_SERVICES=1),
+//! the reference service as a child process, an in-test OTLP receiver, and a Prometheus text
+//! parser.
+#![allow(dead_code)]
+
+pub mod otlp;
+pub mod prom;
+pub mod service;
+pub mod services;
+
+pub use prom::{Sample, Scrape};
+pub use service::Service;
+pub use services::{PgDb, PrivateRedis, require, require_tool};
