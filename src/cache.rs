@@ -66,6 +66,19 @@ pub fn redis_error_type(e: &RedisError) -> String {
     }
 }
 
+/// A server error delivered as a value (`-WRONGTYPE …`): its prefix twice (status code and
+/// error type).
+fn server_error(v: &Value) -> Option<(Option<String>, String)> {
+    match v {
+        Value::ServerError(e) => Some((Some(e.code().to_string()), e.code().to_string())),
+        _ => None,
+    }
+}
+
+fn client_error(e: &RedisError) -> (Option<String>, String) {
+    (e.code().map(str::to_string), redis_error_type(e))
+}
+
 impl<C: ConnectionLike> InstrumentedRedis<C> {
     /// Wraps `conn`; `host`/`port` become `server.address`/`server.port`.
     pub fn new(conn: C, host: &str, port: u16) -> Self {
@@ -107,11 +120,11 @@ impl<C: ConnectionLike> InstrumentedRedis<C> {
         (parent.with_span(span), Instant::now(), command)
     }
 
-    fn finish<T>(shared: &Shared, cx: Context, start: Instant, command: BoundedStr, r: &Result<T, RedisError>) {
+    fn finish(shared: &Shared, cx: Context, start: Instant, command: BoundedStr, failure: Option<(Option<String>, String)>) {
         let elapsed = start.elapsed().as_secs_f64();
-        let (status, error_type) = match r {
-            Ok(_) => (None, None),
-            Err(e) => (e.code().map(str::to_string), Some(redis_error_type(e))),
+        let (status, error_type) = match failure {
+            None => (None, None),
+            Some((status, error_type)) => (status, Some(error_type)),
         };
         let span = cx.span();
         if let Some(code) = &status {
@@ -154,7 +167,11 @@ impl<C: ConnectionLike + Send> ConnectionLike for InstrumentedRedis<C> {
         let fut = self.conn.req_packed_command(cmd);
         Box::pin(async move {
             let r = fut.await;
-            Self::finish(&shared, cx, start, command, &r);
+            let failure = match &r {
+                Ok(v) => server_error(v),
+                Err(e) => Some(client_error(e)),
+            };
+            Self::finish(&shared, cx, start, command, failure);
             r
         })
     }
@@ -170,7 +187,11 @@ impl<C: ConnectionLike + Send> ConnectionLike for InstrumentedRedis<C> {
         let fut = self.conn.req_packed_commands(pipeline, offset, count);
         Box::pin(async move {
             let r = fut.await;
-            Self::finish(&shared, cx, start, command, &r);
+            let failure = match &r {
+                Ok(values) => values.iter().find_map(server_error),
+                Err(e) => Some(client_error(e)),
+            };
+            Self::finish(&shared, cx, start, command, failure);
             r
         })
     }

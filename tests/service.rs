@@ -7,7 +7,7 @@ use common::otlp::{ReceivedSpan, Receiver};
 use common::prom::scrape;
 use common::service::run_to_exit;
 use common::services::{REDIS_URL, free_port};
-use common::{PgDb, Scrape, Service, require, require_tool};
+use common::{PgDb, PrivateRedis, Scrape, Service, require, require_tool};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -413,4 +413,72 @@ async fn bad_requests_get_json_4xx_and_store_nothing() {
     let (status, _) = post_order(&c, &svc, json!({"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "market"})).await;
     assert_eq!(status, 201);
     assert_eq!(db.count("SELECT count(*) FROM orders").await, before + 1);
+}
+
+fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}?mode=rwc", dir.path().join("svc.db").display())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_dying_at_run_time_falls_back_to_the_market() {
+    let Some(mut redis) = PrivateRedis::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (db, rurl) = (sqlite_url(&dir), redis.url());
+    let svc = Service::start(&["serve"], &[("DATABASE_URL", &db), ("REDIS_URL", &rurl)]);
+    let c = client();
+    for _ in 0..5 {
+        assert_eq!(c.get(svc.url("/api/quotes/MSFT")).send().await.unwrap().status().as_u16(), 200);
+    }
+    let before = scrape(&c, &svc.url("/metrics")).await;
+    assert!(before.sum("swaggy_cache_lookups_total", &[("swaggy_cache_result", "hit")]) >= 1.0);
+    redis.kill();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        let start = Instant::now();
+        let r = c.get(svc.url("/api/quotes/MSFT")).send().await.unwrap();
+        slowest = slowest.max(start.elapsed());
+        assert_eq!(r.status().as_u16(), 200, "a dead cache must not fail a request");
+        let v: Value = r.json().await.unwrap();
+        assert!(v["bid"].as_f64().unwrap() > 0.0);
+    }
+    assert!(slowest < Duration::from_secs(1), "slowest quote with Redis dead: {slowest:?}");
+    let after = scrape(&c, &svc.url("/metrics")).await;
+    assert!(after.sum("swaggy_cache_lookups_total", &[("swaggy_cache_result", "error")]) >= 1.0, "errors are recorded");
+    let failed_cmds: f64 = after
+        .find("db_client_operation_duration_seconds_count", &[("db_system_name", "redis")])
+        .iter()
+        .filter(|s| s.labels.contains_key("error_type"))
+        .map(|s| s.value)
+        .sum();
+    assert!(failed_cmds >= 1.0, "failed Redis commands carry error.type");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_the_request_trace_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_url(&dir);
+    let svc = Service::start(&["serve"], &[("DATABASE_URL", &db), ("LOG_FORMAT", "json"), ("RUST_LOG", "info,swaggy_stacks=debug")]);
+    let c = client();
+    svc.wait_ready(&c, "/health", Duration::from_secs(30)).await;
+    let r = c
+        .post(svc.url("/api/orders"))
+        .json(&json!({"symbol": "PG", "side": "buy", "quantity": 1, "type": "market"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let trace_id = r.headers()["traceparent"].to_str().unwrap().split('-').nth(1).unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let lines: Vec<Value> = svc.stderr().lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        if let Some(line) = lines.iter().find(|l| l["message"] == "order processed") {
+            assert_eq!(line["trace_id"], trace_id.as_str(), "{line}");
+            assert_eq!(line["span_id"].as_str().map(str::len), Some(16));
+            assert_eq!(line["level"], "DEBUG");
+            assert!(line["timestamp"].as_str().unwrap().ends_with('Z'));
+            break;
+        }
+        assert!(Instant::now() < deadline, "no JSON log line for the order; stderr:\n{}", svc.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

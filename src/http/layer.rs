@@ -1,6 +1,6 @@
 //! Configuration of the HTTP server layer.
 
-use super::route_cache::RouteCache;
+use super::route_cache::{RouteCache, SpanNames};
 use super::service::HttpTelemetryService;
 use crate::catalog::UpDownCounter;
 use crate::catalog::instruments::{HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_DURATION};
@@ -37,6 +37,7 @@ impl PathMatch {
 pub(crate) struct Shared {
     pub(crate) tracer: Option<SdkTracer>,
     pub(crate) routes: RouteCache,
+    pub(crate) names: SpanNames,
     pub(crate) active: UpDownCounter<(HttpMethod, UrlScheme)>,
     pub(crate) scheme: UrlScheme,
     untraced: Vec<PathMatch>,
@@ -149,6 +150,7 @@ impl HttpTelemetryLayerBuilder {
             shared: Arc::new(Shared {
                 tracer,
                 routes: RouteCache::new(histogram, self.scheme),
+                names: SpanNames::new(),
                 active: HTTP_SERVER_ACTIVE_REQUESTS.build(&meter),
                 scheme: self.scheme,
                 untraced: self.untraced.iter().map(|p| PathMatch::parse(p)).collect(),

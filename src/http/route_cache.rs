@@ -128,3 +128,42 @@ impl RouteCache {
         map.insert(key, Entry { route, bound });
     }
 }
+
+/// Interned span names `{method} {route}` and route strings, so a traced request allocates
+/// neither. Bounded: beyond `MAX_NAMES` routes the name is formatted per request.
+pub(crate) struct SpanNames {
+    map: RwLock<HashMap<(u64, u8), (&'static str, &'static str), BuildHasherDefault<FxHasher>>>,
+}
+
+const MAX_NAMES: usize = 1024;
+
+impl SpanNames {
+    pub(crate) fn new() -> Self {
+        SpanNames { map: RwLock::new(HashMap::default()) }
+    }
+
+    /// `(span name, route)` for a matched route.
+    pub(crate) fn get(&self, route: &str, method: HttpMethod) -> (std::borrow::Cow<'static, str>, std::borrow::Cow<'static, str>) {
+        use std::borrow::Cow;
+        let mut h = FxHasher::default();
+        h.write(route.as_bytes());
+        let key = (h.finish(), method as u8);
+        if let Ok(map) = self.map.read() {
+            if let Some((r, name)) = map.get(&key) {
+                if *r == route {
+                    return (Cow::Borrowed(name), Cow::Borrowed(r));
+                }
+            }
+        }
+        let name = format!("{} {}", method.as_str(), route);
+        if let Ok(mut map) = self.map.write() {
+            if map.len() < MAX_NAMES && !map.contains_key(&key) {
+                let r: &'static str = Box::leak(route.to_string().into_boxed_str());
+                let n: &'static str = Box::leak(name.into_boxed_str());
+                map.insert(key, (r, n));
+                return (Cow::Borrowed(n), Cow::Borrowed(r));
+            }
+        }
+        (Cow::Owned(name), Cow::Owned(route.to_string()))
+    }
+}

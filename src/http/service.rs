@@ -66,19 +66,26 @@ where
 
         let otel_cx = match &shared.tracer {
             Some(tracer) if shared.traced(req.uri().path(), route.as_ref().map(MatchedPath::as_str)) => {
-                let parent = global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
-                let name = match &route {
-                    Some(r) => format!("{} {}", method.as_str(), r.as_str()),
-                    None => method.as_str().to_string(),
+                let headers = req.headers();
+                // Only W3C fields are propagated: skip the propagator when none is present.
+                let parent = if headers.contains_key("traceparent") || headers.contains_key("baggage") {
+                    global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)))
+                } else {
+                    opentelemetry::Context::new()
                 };
                 let mut attributes = Vec::with_capacity(6);
                 attributes.push(KeyValue::new(key::HTTP_REQUEST_METHOD, method.as_str()));
                 attributes.push(KeyValue::new(key::URL_PATH, req.uri().path().to_string()));
                 attributes.push(KeyValue::new(key::URL_SCHEME, shared.scheme.as_str()));
                 attributes.push(KeyValue::new(key::NETWORK_PROTOCOL_VERSION, protocol_version(req.version())));
-                if let Some(r) = &route {
-                    attributes.push(KeyValue::new(key::HTTP_ROUTE, r.as_str().to_string()));
-                }
+                let name = match &route {
+                    Some(r) => {
+                        let (name, route) = shared.names.get(r.as_str(), method);
+                        attributes.push(KeyValue::new(key::HTTP_ROUTE, route));
+                        name
+                    }
+                    None => std::borrow::Cow::Borrowed(method.as_str()),
+                };
                 let span = tracer
                     .span_builder(name)
                     .with_kind(SpanKind::Server)

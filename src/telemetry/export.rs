@@ -17,7 +17,7 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter, SpanProcessor};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -76,21 +76,38 @@ pub(crate) struct QueueSettings {
 }
 
 enum Control {
+    /// The queue holds a full batch (sent at most once until the worker drains it).
+    BatchReady,
     Flush(SyncSender<OTelSdkResult>),
     Shutdown(SyncSender<OTelSdkResult>),
 }
 
-/// A batch span processor: `on_end` never blocks (a full queue drops the span and counts it in
-/// `swaggy.telemetry.spans.dropped`), a worker thread exports in batches, failures are counted
-/// in `swaggy.telemetry.export.failures{signal="traces"}`.
+/// A batch span processor: `on_end` never blocks and never wakes the worker per span (a full
+/// queue drops the span and counts it in `swaggy.telemetry.spans.dropped`); the worker thread
+/// exports when a batch is ready or the schedule delay passes; failures are counted in
+/// `swaggy.telemetry.export.failures{signal="traces"}`.
 #[derive(Debug)]
 pub(crate) struct QueueSpanProcessor {
     spans: SyncSender<SpanData>,
     control: Mutex<mpsc::Sender<Control>>,
+    queued: Arc<AtomicUsize>,
+    batch_signalled: Arc<AtomicBool>,
+    max_batch: usize,
     worker: Mutex<Option<JoinHandle<()>>>,
     metrics: SelfMetrics,
     warned_drop: AtomicBool,
     is_shutdown: AtomicBool,
+}
+
+struct Worker<E> {
+    exporter: E,
+    spans: Receiver<SpanData>,
+    control: Receiver<Control>,
+    queued: Arc<AtomicUsize>,
+    batch_signalled: Arc<AtomicBool>,
+    runner: ExportRunner,
+    settings: QueueSettings,
+    metrics: SelfMetrics,
 }
 
 impl QueueSpanProcessor {
@@ -105,15 +122,28 @@ impl QueueSpanProcessor {
         E: SpanExporter + 'static,
     {
         exporter.set_resource(resource);
-        let (spans, rx) = mpsc::sync_channel(settings.max_queue_size);
+        let (spans, spans_rx) = mpsc::sync_channel(settings.max_queue_size);
         let (control, control_rx) = mpsc::channel();
-        let worker_metrics = metrics.clone();
-        let worker = std::thread::Builder::new()
-            .name("swaggy-span-export".into())
-            .spawn(move || worker_loop(exporter, rx, control_rx, runner, settings, worker_metrics))?;
+        let queued = Arc::new(AtomicUsize::new(0));
+        let batch_signalled = Arc::new(AtomicBool::new(false));
+        let max_batch = settings.max_export_batch_size;
+        let worker = Worker {
+            exporter,
+            spans: spans_rx,
+            control: control_rx,
+            queued: queued.clone(),
+            batch_signalled: batch_signalled.clone(),
+            runner,
+            settings,
+            metrics: metrics.clone(),
+        };
+        let worker = std::thread::Builder::new().name("swaggy-span-export".into()).spawn(move || worker.run())?;
         Ok(QueueSpanProcessor {
             spans,
             control: Mutex::new(control),
+            queued,
+            batch_signalled,
+            max_batch,
             worker: Mutex::new(Some(worker)),
             metrics,
             warned_drop: AtomicBool::new(false),
@@ -133,6 +163,17 @@ impl QueueSpanProcessor {
             Err(RecvTimeoutError::Disconnected) => Err(OTelSdkError::InternalFailure("span export worker is gone".into())),
         }
     }
+
+    fn dropped(&self) {
+        self.metrics.spans_dropped.add(1, ());
+        if !self.warned_drop.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                target: "swaggy_telemetry",
+                "span export queue is full: spans are being dropped (counted in \
+                 swaggy_telemetry_spans_dropped_total); raise OTEL_BSP_MAX_QUEUE_SIZE or check the collector"
+            );
+        }
+    }
 }
 
 impl SpanProcessor for QueueSpanProcessor {
@@ -143,17 +184,15 @@ impl SpanProcessor for QueueSpanProcessor {
             return;
         }
         match self.spans.try_send(span) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.metrics.spans_dropped.add(1, ());
-                if !self.warned_drop.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(
-                        target: "swaggy_telemetry",
-                        "span export queue is full: spans are being dropped (counted in \
-                         swaggy_telemetry_spans_dropped_total); raise OTEL_BSP_MAX_QUEUE_SIZE or check the collector"
-                    );
+            Ok(()) => {
+                let queued = self.queued.fetch_add(1, Ordering::Relaxed) + 1;
+                if queued >= self.max_batch && !self.batch_signalled.swap(true, Ordering::Relaxed) {
+                    if let Ok(c) = self.control.lock() {
+                        let _ = c.send(Control::BatchReady);
+                    }
                 }
             }
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => self.dropped(),
         }
     }
 
@@ -175,95 +214,72 @@ impl SpanProcessor for QueueSpanProcessor {
     }
 }
 
-fn export_batch<E: SpanExporter>(
-    exporter: &E,
-    batch: &mut Vec<SpanData>,
-    runner: &ExportRunner,
-    metrics: &SelfMetrics,
-) -> OTelSdkResult {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let spans = std::mem::take(batch);
-    let n = spans.len() as u64;
-    let r = runner.run(exporter.export(spans));
-    match &r {
-        Ok(()) => metrics.spans_exported.add(n, ()),
-        Err(e) => {
-            metrics.failures.add(1, (TelemetrySignal::Traces,));
-            metrics.spans_dropped.add(n, ());
-            tracing::debug!(target: "swaggy_telemetry", error = %e, spans = n, "span export failed");
+impl<E: SpanExporter> Worker<E> {
+    fn export(&self, batch: &mut Vec<SpanData>) -> OTelSdkResult {
+        if batch.is_empty() {
+            return Ok(());
         }
-    }
-    r
-}
-
-fn drain<E: SpanExporter>(
-    exporter: &E,
-    rx: &Receiver<SpanData>,
-    batch: &mut Vec<SpanData>,
-    runner: &ExportRunner,
-    settings: &QueueSettings,
-    metrics: &SelfMetrics,
-) -> OTelSdkResult {
-    let mut result = Ok(());
-    while let Ok(span) = rx.try_recv() {
-        batch.push(span);
-        if batch.len() >= settings.max_export_batch_size {
-            if let Err(e) = export_batch(exporter, batch, runner, metrics) {
-                result = Err(e);
+        let spans = std::mem::take(batch);
+        let n = spans.len() as u64;
+        let r = self.runner.run(self.exporter.export(spans));
+        match &r {
+            Ok(()) => self.metrics.spans_exported.add(n, ()),
+            Err(e) => {
+                self.metrics.failures.add(1, (TelemetrySignal::Traces,));
+                self.metrics.spans_dropped.add(n, ());
+                tracing::debug!(target: "swaggy_telemetry", error = %e, spans = n, "span export failed");
             }
         }
+        r
     }
-    if let Err(e) = export_batch(exporter, batch, runner, metrics) {
-        result = Err(e);
-    }
-    result
-}
 
-fn worker_loop<E: SpanExporter>(
-    exporter: E,
-    rx: Receiver<SpanData>,
-    control: Receiver<Control>,
-    runner: ExportRunner,
-    settings: QueueSettings,
-    metrics: SelfMetrics,
-) {
-    let mut batch = Vec::with_capacity(settings.max_export_batch_size);
-    let mut deadline = Instant::now() + settings.schedule_delay;
-    loop {
-        let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(50));
-        match rx.recv_timeout(wait) {
-            Ok(span) => {
-                batch.push(span);
-                if batch.len() >= settings.max_export_batch_size {
-                    let _ = export_batch(&exporter, &mut batch, &runner, &metrics);
+    /// Exports everything queued now, in batches.
+    fn drain(&self) -> OTelSdkResult {
+        let mut result = Ok(());
+        let mut batch = Vec::with_capacity(self.settings.max_export_batch_size);
+        self.batch_signalled.store(false, Ordering::Relaxed);
+        while let Ok(span) = self.spans.try_recv() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            batch.push(span);
+            if batch.len() >= self.settings.max_export_batch_size {
+                if let Err(e) = self.export(&mut batch) {
+                    result = Err(e);
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                let _ = export_batch(&exporter, &mut batch, &runner, &metrics);
-                let _ = exporter.shutdown();
-                return;
-            }
         }
-        while let Ok(c) = control.try_recv() {
-            match c {
-                Control::Flush(reply) => {
-                    let r = drain(&exporter, &rx, &mut batch, &runner, &settings, &metrics);
-                    let _ = reply.send(r);
+        if let Err(e) = self.export(&mut batch) {
+            result = Err(e);
+        }
+        result
+    }
+
+    fn run(self) {
+        let mut deadline = Instant::now() + self.settings.schedule_delay;
+        loop {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.control.recv_timeout(wait) {
+                Ok(Control::BatchReady) => {
+                    let _ = self.drain();
                 }
-                Control::Shutdown(reply) => {
-                    let r = drain(&exporter, &rx, &mut batch, &runner, &settings, &metrics);
-                    let _ = exporter.shutdown();
+                Ok(Control::Flush(reply)) => {
+                    let _ = reply.send(self.drain());
+                }
+                Ok(Control::Shutdown(reply)) => {
+                    let r = self.drain();
+                    let _ = self.exporter.shutdown();
                     let _ = reply.send(r);
                     return;
                 }
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = self.drain();
+                    deadline = Instant::now() + self.settings.schedule_delay;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let _ = self.drain();
+                    let _ = self.exporter.shutdown();
+                    return;
+                }
             }
-        }
-        if Instant::now() >= deadline {
-            let _ = export_batch(&exporter, &mut batch, &runner, &metrics);
-            deadline = Instant::now() + settings.schedule_delay;
         }
     }
 }

@@ -32,8 +32,6 @@ pub struct AppState {
     pub store: Store,
     pub quotes: QuoteCache,
     pub broker: Arc<Broker>,
-    pub metrics: Arc<TradingMetrics>,
-    pub started: Instant,
 }
 
 /// The running service's parts that outlive the router.
@@ -63,7 +61,7 @@ impl App {
         tokio::spawn(market.clone().run(metrics.clone(), Duration::from_millis(250), stop_rx.clone()));
         tokio::spawn(bootstrap(store.clone(), portfolio.clone(), stop_rx));
         Ok(App {
-            state: AppState { market, portfolio, store, quotes, broker, metrics, started: Instant::now() },
+            state: AppState { market, portfolio, store, quotes, broker },
             stop,
         })
     }

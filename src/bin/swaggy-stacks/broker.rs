@@ -181,6 +181,7 @@ impl Broker {
                 m.cancelled.add(1, (o.side, o.order_type, reason));
             }
         }
+        tracing::debug!(order_id = %order.id, status = %order.status, "order processed");
         Ok(order)
     }
 }

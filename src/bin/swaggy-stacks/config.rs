@@ -3,7 +3,6 @@
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
-use std::time::Duration;
 use swaggy_telemetry::db::DbMeta;
 
 /// Swaggy Stacks: a paper-trading reference service instrumented with swaggy-telemetry.
@@ -78,26 +77,6 @@ pub fn default_database_url() -> String {
     format!("sqlite://{}?mode=rwc", path.display())
 }
 
-/// Parses a duration like `30s`, `500ms`, `2m` or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let v: f64 = num.parse().ok()?;
-    if !v.is_finite() || v < 0.0 {
-        return None;
-    }
-    let secs = match unit {
-        "ms" => v / 1000.0,
-        "s" => v,
-        "m" => v * 60.0,
-        _ => return None,
-    };
-    Some(Duration::from_secs_f64(secs))
-}
-
 impl AppConfig {
     /// Validates the parsed command line.
     pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
@@ -138,20 +117,5 @@ impl AppConfig {
             },
         };
         Ok(AppConfig { mode, listen, database_url, database_meta, redis, rate, quote_ttl })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_duration("soon"), None);
-        assert_eq!(parse_duration("-1s"), None);
     }
 }

@@ -93,13 +93,6 @@ impl Market {
         self.quotes.read().ok()?.get(symbol).cloned()
     }
 
-    /// All quotes.
-    pub fn all(&self) -> Vec<Quote> {
-        let mut v: Vec<Quote> = self.quotes.read().map(|q| q.values().cloned().collect()).unwrap_or_default();
-        v.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-        v
-    }
-
     /// Milliseconds since the newest quote.
     pub fn age_ms(&self) -> i64 {
         let newest = self.quotes.read().map(|q| q.values().map(|q| q.ts_ms).max().unwrap_or(0)).unwrap_or(0);

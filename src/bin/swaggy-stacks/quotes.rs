@@ -52,11 +52,6 @@ impl QuoteCache {
         QuoteCache { conn, ttl_secs, metrics }
     }
 
-    /// Whether a Redis is configured.
-    pub fn enabled(&self) -> bool {
-        self.conn.is_some()
-    }
-
     /// The connection (health checks).
     pub fn connection(&self) -> Option<InstrumentedRedis<ConnectionManager>> {
         self.conn.clone()

@@ -64,11 +64,6 @@ impl Store {
         Ok(Store { pool: InstrumentedPool::new(pool, meta), ready: Arc::new(AtomicBool::new(false)) })
     }
 
-    /// The instrumented pool.
-    pub fn pool(&self) -> &InstrumentedPool<Any> {
-        &self.pool
-    }
-
     /// Whether migrations have run.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
