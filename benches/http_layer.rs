@@ -28,11 +28,9 @@ fn bench(c: &mut Criterion) {
     // OtelAxumLayer works through `tracing`: give it the OpenTelemetry layer, for its target only.
     let tracer = swaggy_telemetry::telemetry::tracer();
     tracing_subscriber::registry()
-        .with(
-            tracing_opentelemetry::layer()
-                .with_tracer(tracer)
-                .with_filter(tracing_subscriber::filter::Targets::new().with_target("otel::tracing", tracing::Level::TRACE)),
-        )
+        .with(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(
+            tracing_subscriber::filter::Targets::new().with_target("otel::tracing", tracing::Level::TRACE),
+        ))
         .init();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let variants: Vec<(&str, Router)> = vec![
@@ -41,9 +39,17 @@ fn bench(c: &mut Criterion) {
         ("ours_metrics_spans", route().layer(HttpTelemetryLayer::new())),
         (
             "peer_instrumentation_tower_metrics",
-            route().layer(opentelemetry_instrumentation_tower::http::server::LayerBuilder::builder().with_tracing(false).build().unwrap()),
+            route().layer(
+                opentelemetry_instrumentation_tower::http::server::LayerBuilder::builder()
+                    .with_tracing(false)
+                    .build()
+                    .unwrap(),
+            ),
         ),
-        ("peer_instrumentation_tower_traces_metrics", route().layer(opentelemetry_instrumentation_tower::http::server::Layer::new())),
+        (
+            "peer_instrumentation_tower_traces_metrics",
+            route().layer(opentelemetry_instrumentation_tower::http::server::Layer::new()),
+        ),
         ("peer_otel_axum_layer", route().layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())),
     ];
     let mut group = c.benchmark_group("http_layer");

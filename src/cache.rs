@@ -120,7 +120,13 @@ impl<C: ConnectionLike> InstrumentedRedis<C> {
         (parent.with_span(span), Instant::now(), command)
     }
 
-    fn finish(shared: &Shared, cx: Context, start: Instant, command: BoundedStr, failure: Option<(Option<String>, String)>) {
+    fn finish(
+        shared: &Shared,
+        cx: Context,
+        start: Instant,
+        command: BoundedStr,
+        failure: Option<(Option<String>, String)>,
+    ) {
         let elapsed = start.elapsed().as_secs_f64();
         let (status, error_type) = match failure {
             None => (None, None),

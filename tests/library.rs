@@ -86,7 +86,10 @@ async fn http_layer_names_spans_by_route_and_flags_only_5xx() {
 
     let m = metrics(&guard);
     let count = |route: &str, status: &str| {
-        m.sum("http_server_request_duration_seconds_count", &[("http_route", route), ("http_response_status_code", status)])
+        m.sum(
+            "http_server_request_duration_seconds_count",
+            &[("http_route", route), ("http_response_status_code", status)],
+        )
     };
     assert_eq!(count("/items/{id}", "200"), 1.0);
     assert_eq!(count("/teapot", "418"), 1.0);
@@ -108,7 +111,10 @@ async fn http_layer_names_spans_by_route_and_flags_only_5xx() {
 async fn sqlite_queries_are_client_spans_without_literals() {
     let (guard, exporter) = install();
     let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
-    let db = swaggy_telemetry::db::InstrumentedPool::new(pool, swaggy_telemetry::db::DbMeta::from_url("sqlite::memory:").unwrap());
+    let db = swaggy_telemetry::db::InstrumentedPool::new(
+        pool,
+        swaggy_telemetry::db::DbMeta::from_url("sqlite::memory:").unwrap(),
+    );
     sqlx::query("CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT)").execute(&db).await.unwrap();
     sqlx::query("INSERT INTO accounts VALUES (4242, 'Mallory O''Secret')").execute(&db).await.unwrap();
     sqlx::query("INSERT INTO accounts VALUES ($1, $2)").bind(7_i64).bind("bound-secret").execute(&db).await.unwrap();
@@ -122,7 +128,15 @@ async fn sqlite_queries_are_client_spans_without_literals() {
 
     let spans = finished(&guard, &exporter);
     let names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
-    for want in ["CREATE accounts", "INSERT accounts", "SELECT accounts", "SELECT missing_table", "BEGIN", "DELETE accounts", "COMMIT"] {
+    for want in [
+        "CREATE accounts",
+        "INSERT accounts",
+        "SELECT accounts",
+        "SELECT missing_table",
+        "BEGIN",
+        "DELETE accounts",
+        "COMMIT",
+    ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
     let everything = format!("{spans:?}");
@@ -140,7 +154,10 @@ async fn sqlite_queries_are_client_spans_without_literals() {
 
     let m = metrics(&guard);
     assert_eq!(
-        m.sum("db_client_operation_duration_seconds_count", &[("db_system_name", "sqlite"), ("db_query_summary", "INSERT accounts")]),
+        m.sum(
+            "db_client_operation_duration_seconds_count",
+            &[("db_system_name", "sqlite"), ("db_query_summary", "INSERT accounts")]
+        ),
         2.0
     );
     assert!(!m.text.contains("Mallory") && !m.text.contains("4242"));
@@ -155,7 +172,8 @@ async fn postgres_errors_carry_sqlstate_never_the_message() {
     let (guard, exporter) = install();
     let pg = PgDb::create().await;
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&pg.url).await.unwrap();
-    let db = swaggy_telemetry::db::InstrumentedPool::new(pool, swaggy_telemetry::db::DbMeta::from_url(&pg.url).unwrap());
+    let db =
+        swaggy_telemetry::db::InstrumentedPool::new(pool, swaggy_telemetry::db::DbMeta::from_url(&pg.url).unwrap());
     sqlx::query("CREATE TABLE t (id BIGINT PRIMARY KEY)").execute(&db).await.unwrap();
     sqlx::query("INSERT INTO t VALUES ($1)").bind(987654_i64).execute(&db).await.unwrap();
     let err = sqlx::query("INSERT INTO t VALUES ($1)").bind(987654_i64).execute(&db).await.unwrap_err();
@@ -163,7 +181,8 @@ async fn postgres_errors_carry_sqlstate_never_the_message() {
     db.close().await;
 
     let spans = finished(&guard, &exporter);
-    let failed = spans.iter().filter(|s| s.name == "INSERT t").find(|s| matches!(s.status, Status::Error { .. })).unwrap();
+    let failed =
+        spans.iter().filter(|s| s.name == "INSERT t").find(|s| matches!(s.status, Status::Error { .. })).unwrap();
     assert_eq!(attr(failed, "db.response.status_code"), Some(Value::from("23505")));
     assert_eq!(attr(failed, "error.type"), Some(Value::from("23505")));
     assert_eq!(attr(failed, "db.system.name"), Some(Value::from("postgresql")));
@@ -206,7 +225,13 @@ async fn redis_commands_are_spans_keys_stay_out() {
     let everything = format!("{spans:?}");
     assert!(!everything.contains(&key) && !everything.contains("top-secret"), "keys or values reached a span");
     let m = metrics(&guard);
-    assert_eq!(m.sum("db_client_operation_duration_seconds_count", &[("db_system_name", "redis"), ("db_operation_name", "GET")]), 1.0);
+    assert_eq!(
+        m.sum(
+            "db_client_operation_duration_seconds_count",
+            &[("db_system_name", "redis"), ("db_operation_name", "GET")]
+        ),
+        1.0
+    );
     assert_eq!(m.sum("db_client_operation_duration_seconds_count", &[("error_type", "WRONGTYPE")]), 1.0);
 }
 
@@ -260,7 +285,10 @@ fn shutdown_is_bounded_with_a_hung_http_collector() {
 #[test]
 fn sdk_disabled_installs_nothing() {
     let guard = Telemetry::builder()
-        .with_env(EnvSource::from_pairs([("OTEL_SDK_DISABLED", "true"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")]))
+        .with_env(EnvSource::from_pairs([
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
+        ]))
         .with_logging(false)
         .install()
         .unwrap();

@@ -88,11 +88,14 @@ async fn workload(c: &reqwest::Client, svc: &Service) -> BTreeMap<String, u64> {
 }
 
 fn http_count(s: &Scrape, route: Option<&str>, method: &str, status: &str) -> f64 {
-    s.find("http_server_request_duration_seconds_count", &[("http_request_method", method), ("http_response_status_code", status)])
-        .into_iter()
-        .filter(|x| x.labels.get("http_route").map(String::as_str) == route)
-        .map(|x| x.value)
-        .sum()
+    s.find(
+        "http_server_request_duration_seconds_count",
+        &[("http_request_method", method), ("http_response_status_code", status)],
+    )
+    .into_iter()
+    .filter(|x| x.labels.get("http_route").map(String::as_str) == route)
+    .map(|x| x.value)
+    .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,9 +114,11 @@ async fn telemetry_truth_and_exposition_lint() {
     assert_eq!(http_count(&s, Some("/api/orders"), "POST", "413"), 1.0);
     assert_eq!(http_count(&s, Some("/api/quotes/{symbol}"), "GET", "200"), 20.0);
     assert_eq!(http_count(&s, None, "GET", "404"), 3.0, "unknown paths fold into one route-less series");
-    assert!(s.find("http_server_request_duration_seconds_count", &[]).iter().all(|x| {
-        x.labels.get("http_route").is_none_or(|r| !r.contains("nope") && !r.contains("wp-login"))
-    }));
+    assert!(
+        s.find("http_server_request_duration_seconds_count", &[])
+            .iter()
+            .all(|x| { x.labels.get("http_route").is_none_or(|r| !r.contains("nope") && !r.contains("wp-login")) })
+    );
 
     // Trading counters agree with the responses.
     assert_eq!(s.sum("swaggy_trading_orders_submitted_total", &[]), 50.0);
@@ -134,7 +139,10 @@ async fn telemetry_truth_and_exposition_lint() {
         &[("db_system_name", "postgresql"), ("db_query_summary", "INSERT orders"), ("db_namespace", &db.name)],
     );
     assert_eq!(inserts, 50.0, "one order row per valid order");
-    let gets = s.sum("db_client_operation_duration_seconds_count", &[("db_system_name", "redis"), ("db_operation_name", "GET")]);
+    let gets = s.sum(
+        "db_client_operation_duration_seconds_count",
+        &[("db_system_name", "redis"), ("db_operation_name", "GET")],
+    );
     assert_eq!(gets, 20.0, "one Redis GET per quote read");
     let lookups = s.sum("swaggy_cache_lookups_total", &[("swaggy_cache_name", "quotes")]);
     assert_eq!(lookups, 20.0);
@@ -176,7 +184,8 @@ async fn otlp_wire(receiver: Receiver, protocol: &str) {
         ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
     ])
     .await;
-    let (status, order) = post_order(&c, &svc, json!({"symbol": "KO", "side": "buy", "quantity": 2, "type": "market"})).await;
+    let (status, order) =
+        post_order(&c, &svc, json!({"symbol": "KO", "side": "buy", "quantity": 2, "type": "market"})).await;
     assert_eq!(status, 201, "{order}");
     let r = c.get(svc.url("/api/quotes/JPM")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
@@ -184,7 +193,9 @@ async fn otlp_wire(receiver: Receiver, protocol: &str) {
     let spans = receiver
         .wait_spans(Duration::from_secs(20), |spans| {
             let done = |name: &str, child: &str| {
-                spans.iter().any(|s| s.span.name == name && spans.iter().any(|c| c.span.name == child && c.parent_id() == s.span_id()))
+                spans.iter().any(|s| {
+                    s.span.name == name && spans.iter().any(|c| c.span.name == child && c.parent_id() == s.span_id())
+                })
             };
             done("POST /api/orders", "INSERT orders") && done("GET /api/quotes/{symbol}", "GET")
         })
@@ -207,8 +218,13 @@ async fn otlp_wire(receiver: Receiver, protocol: &str) {
     }
     let quote = spans.iter().find(|s| s.span.name == "GET /api/quotes/{symbol}").unwrap();
     let redis_children = children_of(&spans, quote);
-    assert!(redis_children.iter().any(|s| s.span.name == "GET" && s.attr("db.system.name").as_deref() == Some("redis")));
-    assert!(redis_children.iter().all(|s| !format!("{:?}", s.span.attributes).contains("quote:JPM")), "keys never reach spans");
+    assert!(
+        redis_children.iter().any(|s| s.span.name == "GET" && s.attr("db.system.name").as_deref() == Some("redis"))
+    );
+    assert!(
+        redis_children.iter().all(|s| !format!("{:?}", s.span.attributes).contains("quote:JPM")),
+        "keys never reach spans"
+    );
 
     assert_eq!(server.resource_attr("service.name").as_deref(), Some("swaggy-wire-test"));
     receiver.wait_metric("http.server.request.duration", Duration::from_secs(20)).await;
@@ -383,17 +399,65 @@ async fn bad_requests_get_json_4xx_and_store_nothing() {
     let (db, svc, c) = start_pg(&[]).await;
     let before = db.count("SELECT count(*) FROM orders").await;
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
-        (c.post(svc.url("/api/orders")).json(&json!({"symbol": "ZZZZ", "side": "buy", "quantity": 1, "type": "market"})), 422, "unknown_symbol"),
-        (c.post(svc.url("/api/orders")).json(&json!({"symbol": "AAPL", "side": "buy", "quantity": -5, "type": "market"})), 422, "invalid_quantity"),
-        (c.post(svc.url("/api/orders")).json(&json!({"symbol": "AAPL", "side": "buy", "quantity": 1.5, "type": "market"})), 422, "invalid_quantity"),
-        (c.post(svc.url("/api/orders")).json(&json!({"symbol": "AAPL", "side": "buy", "quantity": 5_000_000, "type": "market"})), 422, "invalid_quantity"),
-        (c.post(svc.url("/api/orders")).json(&json!({"symbol": "AAPL", "side": "hold", "quantity": 1, "type": "market"})), 422, "invalid_side"),
-        (c.post(svc.url("/api/orders")).json(&json!({"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "limit"})), 422, "missing_limit_price"),
-        (c.post(svc.url("/api/orders")).json(&json!({"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "limit", "limit_price": -3})), 422, "invalid_limit_price"),
-        (c.post(svc.url("/api/orders")).json(&json!({"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "market", "admin": true})), 422, "invalid_body"),
-        (c.post(svc.url("/api/orders")).header("content-type", "application/json").body("not json"), 400, "malformed_json"),
+        (
+            c.post(svc.url("/api/orders"))
+                .json(&json!({"symbol": "ZZZZ", "side": "buy", "quantity": 1, "type": "market"})),
+            422,
+            "unknown_symbol",
+        ),
+        (
+            c.post(svc.url("/api/orders"))
+                .json(&json!({"symbol": "AAPL", "side": "buy", "quantity": -5, "type": "market"})),
+            422,
+            "invalid_quantity",
+        ),
+        (
+            c.post(svc.url("/api/orders"))
+                .json(&json!({"symbol": "AAPL", "side": "buy", "quantity": 1.5, "type": "market"})),
+            422,
+            "invalid_quantity",
+        ),
+        (
+            c.post(svc.url("/api/orders"))
+                .json(&json!({"symbol": "AAPL", "side": "buy", "quantity": 5_000_000, "type": "market"})),
+            422,
+            "invalid_quantity",
+        ),
+        (
+            c.post(svc.url("/api/orders"))
+                .json(&json!({"symbol": "AAPL", "side": "hold", "quantity": 1, "type": "market"})),
+            422,
+            "invalid_side",
+        ),
+        (
+            c.post(svc.url("/api/orders"))
+                .json(&json!({"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "limit"})),
+            422,
+            "missing_limit_price",
+        ),
+        (
+            c.post(svc.url("/api/orders"))
+                .json(&json!({"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "limit", "limit_price": -3})),
+            422,
+            "invalid_limit_price",
+        ),
+        (
+            c.post(svc.url("/api/orders"))
+                .json(&json!({"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "market", "admin": true})),
+            422,
+            "invalid_body",
+        ),
+        (
+            c.post(svc.url("/api/orders")).header("content-type", "application/json").body("not json"),
+            400,
+            "malformed_json",
+        ),
         (c.post(svc.url("/api/orders")).body("{}"), 415, "unsupported_media_type"),
-        (c.post(svc.url("/api/orders")).header("content-type", "application/json").body(vec![b' '; 65 * 1024]), 413, "body_too_large"),
+        (
+            c.post(svc.url("/api/orders")).header("content-type", "application/json").body(vec![b' '; 65 * 1024]),
+            413,
+            "body_too_large",
+        ),
         (c.get(svc.url("/api/orders/not-a-uuid")), 400, "invalid_order_id"),
         (c.get(svc.url("/api/orders/6f1c2d1e-3a9b-4c7d-8e2f-1a2b3c4d5e6f")), 404, "order_not_found"),
         (c.get(svc.url("/api/quotes/..%2F..%2Fetc")), 404, "unknown_symbol"),
@@ -410,7 +474,8 @@ async fn bad_requests_get_json_4xx_and_store_nothing() {
     }
     assert_eq!(db.count("SELECT count(*) FROM orders").await, before, "no invalid request stored anything");
     // The service is still healthy after all of it.
-    let (status, _) = post_order(&c, &svc, json!({"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "market"})).await;
+    let (status, _) =
+        post_order(&c, &svc, json!({"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "market"})).await;
     assert_eq!(status, 201);
     assert_eq!(db.count("SELECT count(*) FROM orders").await, before + 1);
 }
@@ -457,7 +522,10 @@ async fn redis_dying_at_run_time_falls_back_to_the_market() {
 async fn json_logs_carry_the_request_trace_id() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite_url(&dir);
-    let svc = Service::start(&["serve"], &[("DATABASE_URL", &db), ("LOG_FORMAT", "json"), ("RUST_LOG", "info,swaggy_stacks=debug")]);
+    let svc = Service::start(
+        &["serve"],
+        &[("DATABASE_URL", &db), ("LOG_FORMAT", "json"), ("RUST_LOG", "info,swaggy_stacks=debug")],
+    );
     let c = client();
     svc.wait_ready(&c, "/health", Duration::from_secs(30)).await;
     let r = c

@@ -3,8 +3,8 @@
 use super::labels::{AttrVec, Labels};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{
-    AsyncInstrument, BoundCounter, BoundHistogram, BoundUpDownCounter, Meter, ObservableCounter,
-    ObservableGauge, ObservableUpDownCounter,
+    AsyncInstrument, BoundCounter, BoundHistogram, BoundUpDownCounter, Meter, ObservableCounter, ObservableGauge,
+    ObservableUpDownCounter,
 };
 use std::fmt;
 use std::marker::PhantomData;
@@ -303,8 +303,7 @@ impl<L: Labels> UpDownCounterDef<L> {
     /// Builds the typed handle on `meter`.
     pub fn build(&self, meter: &Meter) -> UpDownCounter<L> {
         let i = &self.info;
-        let inner =
-            meter.i64_up_down_counter(i.name).with_unit(i.unit).with_description(i.description).build();
+        let inner = meter.i64_up_down_counter(i.name).with_unit(i.unit).with_description(i.description).build();
         let bound = slots(dense_len::<L>());
         zero_init::<L, _>(i, &bound, |a| inner.bind(a));
         UpDownCounter { inner, bound, _labels: PhantomData }

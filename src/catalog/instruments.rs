@@ -14,8 +14,8 @@ pub const MCP_DURATION_BUCKETS: &[f64] =
     &[0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
 /// Semconv `gen_ai.client.token.usage` buckets ({token}).
 pub const GEN_AI_TOKEN_BUCKETS: &[f64] = &[
-    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0,
-    4194304.0, 16777216.0, 67108864.0,
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0,
+    67108864.0,
 ];
 /// Semconv `gen_ai.client.operation.duration` buckets (s).
 pub const GEN_AI_DURATION_BUCKETS: &[f64] =
@@ -29,14 +29,11 @@ pub const FAST_OPERATION_BUCKETS: &[f64] =
 /// Small counts per operation (agents, calls).
 pub const SMALL_COUNT_BUCKETS: &[f64] = &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 50.0];
 /// Rows returned by a query.
-pub const ROW_BUCKETS: &[f64] =
-    &[0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 5000.0, 10000.0];
+pub const ROW_BUCKETS: &[f64] = &[0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 5000.0, 10000.0];
 /// Task-queue wait buckets (s): seconds to half an hour.
-pub const QUEUE_WAIT_BUCKETS: &[f64] =
-    &[0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0];
+pub const QUEUE_WAIT_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0];
 /// Fill size buckets (shares).
-pub const FILL_SIZE_BUCKETS: &[f64] =
-    &[1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 5000.0, 10000.0];
+pub const FILL_SIZE_BUCKETS: &[f64] = &[1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 5000.0, 10000.0];
 
 macro_rules! catalog {
     (
@@ -72,33 +69,17 @@ macro_rules! catalog {
 }
 
 /// `(method, scheme, status, route?, error.type?)`
-pub type HttpServerLabels =
-    (HttpMethod, UrlScheme, HttpStatusCode, Option<HttpRoute>, Option<ErrorType>);
+pub type HttpServerLabels = (HttpMethod, UrlScheme, HttpStatusCode, Option<HttpRoute>, Option<ErrorType>);
 /// `(method, server.address, server.port, status?, error.type?)`
-pub type HttpClientLabels =
-    (HttpMethod, ServerAddress, ServerPort, Option<HttpStatusCode>, Option<ErrorType>);
+pub type HttpClientLabels = (HttpMethod, ServerAddress, ServerPort, Option<HttpStatusCode>, Option<ErrorType>);
 /// `(system, namespace, operation, collection?, summary, status?, error.type?)`
-pub type DbLabels = (
-    DbSystem,
-    DbNamespace,
-    DbOperation,
-    Option<DbCollection>,
-    DbQuerySummary,
-    Option<DbStatusCode>,
-    Option<ErrorType>,
-);
+pub type DbLabels =
+    (DbSystem, DbNamespace, DbOperation, Option<DbCollection>, DbQuerySummary, Option<DbStatusCode>, Option<ErrorType>);
 /// `(method, server, tool?, transport, rpc status?, error.type?)`
-pub type McpOperationLabels = (
-    McpMethod,
-    McpServer,
-    Option<ToolName>,
-    NetworkTransport,
-    Option<RpcStatusCode>,
-    Option<ErrorType>,
-);
+pub type McpOperationLabels =
+    (McpMethod, McpServer, Option<ToolName>, NetworkTransport, Option<RpcStatusCode>, Option<ErrorType>);
 /// `(server, transport, protocol version?, error.type?)`
-pub type McpSessionLabels =
-    (McpServer, NetworkTransport, Option<McpProtocolVersion>, Option<ErrorType>);
+pub type McpSessionLabels = (McpServer, NetworkTransport, Option<McpProtocolVersion>, Option<ErrorType>);
 
 catalog! {
     /// Server side of HTTP (semantic conventions).

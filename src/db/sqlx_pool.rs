@@ -403,7 +403,10 @@ where
         })
     }
 
-    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> futures_util::future::BoxFuture<'e, Result<Option<DB::Row>, sqlx::Error>>
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> futures_util::future::BoxFuture<'e, Result<Option<DB::Row>, sqlx::Error>>
     where
         'p: 'e,
         E: 'q + Execute<'q, DB>,
@@ -531,7 +534,10 @@ where
         })
     }
 
-    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> futures_util::future::BoxFuture<'e, Result<Option<DB::Row>, sqlx::Error>>
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> futures_util::future::BoxFuture<'e, Result<Option<DB::Row>, sqlx::Error>>
     where
         't: 'e,
         E: 'q + Execute<'q, DB>,

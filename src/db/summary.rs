@@ -65,10 +65,11 @@ fn tokenize(sql: &str) -> Vec<Token> {
                 i += 1;
             }
             i += 1;
-            if let Some(Token::Word(w)) = out.last() {
-                if w.len() == 1 && matches!(w.as_str(), "E" | "e" | "X" | "x" | "B" | "b" | "N" | "n") {
-                    out.pop();
-                }
+            if let Some(Token::Word(w)) = out.last()
+                && w.len() == 1
+                && matches!(w.as_str(), "E" | "e" | "X" | "x" | "B" | "b" | "N" | "n")
+            {
+                out.pop();
             }
             out.push(Token::Literal);
         } else if c == '$' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()) {
@@ -246,7 +247,9 @@ mod tests {
 
     #[test]
     fn literals_never_survive_sanitizing() {
-        let s = summarize("SELECT * FROM users WHERE name = 'O''Brien' AND pin = 4242 AND k = E'sec\\'ret' AND t = $x$top secret$x$");
+        let s = summarize(
+            "SELECT * FROM users WHERE name = 'O''Brien' AND pin = 4242 AND k = E'sec\\'ret' AND t = $x$top secret$x$",
+        );
         for secret in ["Brien", "4242", "sec", "ret", "top", "secret"] {
             assert!(!s.sanitized.contains(secret), "{secret} leaked into {}", s.sanitized);
         }

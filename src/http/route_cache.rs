@@ -99,13 +99,12 @@ impl RouteCache {
             method: method as u8,
             status,
         };
-        if let Ok(map) = self.map.read() {
-            if let Some(e) = map.get(&key) {
-                if e.route.as_deref() == route {
-                    e.bound.record(seconds);
-                    return;
-                }
-            }
+        if let Ok(map) = self.map.read()
+            && let Some(e) = map.get(&key)
+            && e.route.as_deref() == route
+        {
+            e.bound.record(seconds);
+            return;
         }
         self.record_slow(key, route, method, status, seconds);
     }
@@ -131,8 +130,11 @@ impl RouteCache {
 
 /// Interned span names `{method} {route}` and route strings, so a traced request allocates
 /// neither. Bounded: beyond `MAX_NAMES` routes the name is formatted per request.
+/// `(route text, span name)`, both interned for the process lifetime.
+type Interned = (&'static str, &'static str);
+
 pub(crate) struct SpanNames {
-    map: RwLock<HashMap<(u64, u8), (&'static str, &'static str), BuildHasherDefault<FxHasher>>>,
+    map: RwLock<HashMap<(u64, u8), Interned, BuildHasherDefault<FxHasher>>>,
 }
 
 const MAX_NAMES: usize = 1024;
@@ -143,26 +145,30 @@ impl SpanNames {
     }
 
     /// `(span name, route)` for a matched route.
-    pub(crate) fn get(&self, route: &str, method: HttpMethod) -> (std::borrow::Cow<'static, str>, std::borrow::Cow<'static, str>) {
+    pub(crate) fn get(
+        &self,
+        route: &str,
+        method: HttpMethod,
+    ) -> (std::borrow::Cow<'static, str>, std::borrow::Cow<'static, str>) {
         use std::borrow::Cow;
         let mut h = FxHasher::default();
         h.write(route.as_bytes());
         let key = (h.finish(), method as u8);
-        if let Ok(map) = self.map.read() {
-            if let Some((r, name)) = map.get(&key) {
-                if *r == route {
-                    return (Cow::Borrowed(name), Cow::Borrowed(r));
-                }
-            }
+        if let Ok(map) = self.map.read()
+            && let Some((r, name)) = map.get(&key)
+            && *r == route
+        {
+            return (Cow::Borrowed(name), Cow::Borrowed(r));
         }
         let name = format!("{} {}", method.as_str(), route);
-        if let Ok(mut map) = self.map.write() {
-            if map.len() < MAX_NAMES && !map.contains_key(&key) {
-                let r: &'static str = Box::leak(route.to_string().into_boxed_str());
-                let n: &'static str = Box::leak(name.into_boxed_str());
-                map.insert(key, (r, n));
-                return (Cow::Borrowed(n), Cow::Borrowed(r));
-            }
+        if let Ok(mut map) = self.map.write()
+            && map.len() < MAX_NAMES
+            && !map.contains_key(&key)
+        {
+            let r: &'static str = Box::leak(route.to_string().into_boxed_str());
+            let n: &'static str = Box::leak(name.into_boxed_str());
+            map.insert(key, (r, n));
+            return (Cow::Borrowed(n), Cow::Borrowed(r));
         }
         (Cow::Owned(name), Cow::Owned(route.to_string()))
     }

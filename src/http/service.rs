@@ -73,7 +73,8 @@ where
                 } else {
                     opentelemetry::Context::new()
                 };
-                let mut attributes = Vec::with_capacity(6);
+                // Room for the two attributes added at the response, so nothing reallocates.
+                let mut attributes = Vec::with_capacity(8);
                 attributes.push(KeyValue::new(key::HTTP_REQUEST_METHOD, method.as_str()));
                 attributes.push(KeyValue::new(key::URL_PATH, req.uri().path().to_string()));
                 attributes.push(KeyValue::new(key::URL_SCHEME, shared.scheme.as_str()));

@@ -293,9 +293,8 @@ fn parse_exporters(
 
 /// Validates an endpoint URL: `http(s)://host[:port][/path]`.
 pub(crate) fn validate_endpoint(var: &str, raw: &str) -> Result<String, InitError> {
-    let uri: http::Uri = raw
-        .parse()
-        .map_err(|_| InitError::invalid(var, raw, "not a URL (expected http://host:port)"))?;
+    let uri: http::Uri =
+        raw.parse().map_err(|_| InitError::invalid(var, raw, "not a URL (expected http://host:port)"))?;
     match uri.scheme_str() {
         Some("http") | Some("https") => {}
         _ => return Err(InitError::invalid(var, raw, "the scheme must be http or https")),
@@ -343,11 +342,7 @@ const METRICS_VARS: SignalVars = SignalVars {
 
 /// Resolves one signal's OTLP target. Returns the target and whether an endpoint was set
 /// explicitly (which turns OTLP on when the exporter variable is unset).
-fn resolve_otlp(
-    env: &EnvSource,
-    o: &Overrides,
-    vars: &SignalVars,
-) -> Result<(OtlpTarget, bool), InitError> {
+fn resolve_otlp(env: &EnvSource, o: &Overrides, vars: &SignalVars) -> Result<(OtlpTarget, bool), InitError> {
     let protocol = match (o.otlp_protocol, env.get(vars.protocol), env.get("OTEL_EXPORTER_OTLP_PROTOCOL")) {
         (Some(p), _, _) => p,
         (None, Some(v), _) => OtlpProtocol::parse(vars.protocol, &v)?,
@@ -418,11 +413,7 @@ impl TelemetryConfig {
             Some(raw) => parse_key_values("OTEL_RESOURCE_ATTRIBUTES", &raw)?,
             None => Vec::new(),
         };
-        let from_attrs = resource_attributes
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "service.name")
-            .map(|(_, v)| v.clone());
+        let from_attrs = resource_attributes.iter().rev().find(|(k, _)| k == "service.name").map(|(_, v)| v.clone());
         resource_attributes.retain(|(k, _)| k != "service.name");
         for (k, v) in &o.resource_attributes {
             resource_attributes.retain(|(ek, _)| ek != k);
@@ -434,16 +425,11 @@ impl TelemetryConfig {
             .or_else(|| env.get("OTEL_SERVICE_NAME"))
             .or(from_attrs)
             .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_string());
-        let version_from_attrs = resource_attributes
-            .iter()
-            .find(|(k, _)| k == "service.version")
-            .map(|(_, v)| v.clone());
+        let version_from_attrs =
+            resource_attributes.iter().find(|(k, _)| k == "service.version").map(|(_, v)| v.clone());
         resource_attributes.retain(|(k, _)| k != "service.version");
-        let service_version = o
-            .service_version
-            .clone()
-            .or(version_from_attrs)
-            .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
+        let service_version =
+            o.service_version.clone().or(version_from_attrs).unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
 
         let (traces_target, traces_explicit) = resolve_otlp(env, o, &TRACES_VARS)?;
         let (metrics_target, metrics_explicit) = resolve_otlp(env, o, &METRICS_VARS)?;
@@ -573,11 +559,7 @@ impl TelemetryConfig {
             (None, Some(v)) if v.eq_ignore_ascii_case("text") => LogFormat::Text,
             (None, Some(v)) => return Err(InitError::invalid("LOG_FORMAT", &v, "expected `text` or `json`")),
         };
-        let log_filter = o
-            .log_filter
-            .clone()
-            .or_else(|| env.get("RUST_LOG"))
-            .unwrap_or_else(|| "info".to_string());
+        let log_filter = o.log_filter.clone().or_else(|| env.get("RUST_LOG")).unwrap_or_else(|| "info".to_string());
         // Validate the filter now so a typo is an error naming RUST_LOG, not a silent default.
         if tracing_subscriber::EnvFilter::builder().parse(&log_filter).is_err() {
             return Err(InitError::invalid("RUST_LOG", &log_filter, "not a valid tracing filter"));

@@ -3,11 +3,9 @@
 //! drives exporter futures off the application's runtime.
 
 use super::overflow::OverflowWatch;
-use crate::catalog::instruments::{
-    TELEMETRY_EXPORT_FAILURES, TELEMETRY_SPANS_DROPPED, TELEMETRY_SPANS_EXPORTED,
-};
-use crate::catalog::values::TelemetrySignal;
 use crate::catalog::Counter;
+use crate::catalog::instruments::{TELEMETRY_EXPORT_FAILURES, TELEMETRY_SPANS_DROPPED, TELEMETRY_SPANS_EXPORTED};
+use crate::catalog::values::TelemetrySignal;
 use opentelemetry::Context;
 use opentelemetry::metrics::Meter;
 use opentelemetry_sdk::Resource;
@@ -151,7 +149,11 @@ impl QueueSpanProcessor {
         })
     }
 
-    fn send_control(&self, make: impl FnOnce(SyncSender<OTelSdkResult>) -> Control, timeout: Duration) -> OTelSdkResult {
+    fn send_control(
+        &self,
+        make: impl FnOnce(SyncSender<OTelSdkResult>) -> Control,
+        timeout: Duration,
+    ) -> OTelSdkResult {
         let (reply, reply_rx) = mpsc::sync_channel(1);
         let sent = self.control.lock().map(|c| c.send(make(reply)).is_ok()).unwrap_or(false);
         if !sent {
@@ -160,7 +162,9 @@ impl QueueSpanProcessor {
         match reply_rx.recv_timeout(timeout) {
             Ok(r) => r,
             Err(RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
-            Err(RecvTimeoutError::Disconnected) => Err(OTelSdkError::InternalFailure("span export worker is gone".into())),
+            Err(RecvTimeoutError::Disconnected) => {
+                Err(OTelSdkError::InternalFailure("span export worker is gone".into()))
+            }
         }
     }
 
@@ -186,10 +190,11 @@ impl SpanProcessor for QueueSpanProcessor {
         match self.spans.try_send(span) {
             Ok(()) => {
                 let queued = self.queued.fetch_add(1, Ordering::Relaxed) + 1;
-                if queued >= self.max_batch && !self.batch_signalled.swap(true, Ordering::Relaxed) {
-                    if let Ok(c) = self.control.lock() {
-                        let _ = c.send(Control::BatchReady);
-                    }
+                if queued >= self.max_batch
+                    && !self.batch_signalled.swap(true, Ordering::Relaxed)
+                    && let Ok(c) = self.control.lock()
+                {
+                    let _ = c.send(Control::BatchReady);
                 }
             }
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => self.dropped(),
@@ -205,10 +210,10 @@ impl SpanProcessor for QueueSpanProcessor {
             return Err(OTelSdkError::AlreadyShutdown);
         }
         let r = self.send_control(Control::Shutdown, timeout);
-        if r.is_ok() {
-            if let Some(w) = self.worker.lock().ok().and_then(|mut w| w.take()) {
-                let _ = w.join();
-            }
+        if r.is_ok()
+            && let Some(w) = self.worker.lock().ok().and_then(|mut w| w.take())
+        {
+            let _ = w.join();
         }
         r
     }
@@ -241,10 +246,10 @@ impl<E: SpanExporter> Worker<E> {
         while let Ok(span) = self.spans.try_recv() {
             self.queued.fetch_sub(1, Ordering::Relaxed);
             batch.push(span);
-            if batch.len() >= self.settings.max_export_batch_size {
-                if let Err(e) = self.export(&mut batch) {
-                    result = Err(e);
-                }
+            if batch.len() >= self.settings.max_export_batch_size
+                && let Err(e) = self.export(&mut batch)
+            {
+                result = Err(e);
             }
         }
         if let Err(e) = self.export(&mut batch) {

@@ -46,10 +46,9 @@ pub(crate) fn install(format: LogFormat, filter: &str, tracer: Option<SdkTracer>
             .with(tracing_subscriber::fmt::layer().event_format(JsonLines).with_writer(std::io::stderr))
             .try_init()
             .is_ok(),
-        LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-            .try_init()
-            .is_ok(),
+        LogFormat::Text => {
+            registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).try_init().is_ok()
+        }
     }
 }
 

@@ -33,8 +33,8 @@ mod logs;
 mod overflow;
 
 pub use config::{
-    BatchSettings, EnvSource, ExporterKind, LogFormat, OtlpProtocol, OtlpTarget, PropagatorKind,
-    SamplerConfig, TelemetryConfig, TemporalityPreference,
+    BatchSettings, EnvSource, ExporterKind, LogFormat, OtlpProtocol, OtlpTarget, PropagatorKind, SamplerConfig,
+    TelemetryConfig, TemporalityPreference,
 };
 pub use error::{InitError, ShutdownError};
 pub use logs::{JsonLines, rfc3339};
@@ -126,7 +126,14 @@ pub struct TelemetryBuilder {
     logging: bool,
     process_metrics: bool,
     extra_span_exporters: Vec<SpanHook>,
-    extra_readers: Vec<Box<dyn FnOnce(opentelemetry_sdk::metrics::MeterProviderBuilder) -> opentelemetry_sdk::metrics::MeterProviderBuilder + Send>>,
+    extra_readers: Vec<
+        Box<
+            dyn FnOnce(
+                    opentelemetry_sdk::metrics::MeterProviderBuilder,
+                ) -> opentelemetry_sdk::metrics::MeterProviderBuilder
+                + Send,
+        >,
+    >,
 }
 
 impl Default for TelemetryBuilder {
@@ -289,9 +296,8 @@ impl TelemetryBuilder {
         let self_metrics: Arc<OnceLock<SelfMetrics>> = Arc::new(OnceLock::new());
 
         // --- metrics ---------------------------------------------------------------------
-        let mut mp = SdkMeterProvider::builder()
-            .with_resource(resource.clone())
-            .with_view(crate::catalog::cardinality_view());
+        let mut mp =
+            SdkMeterProvider::builder().with_resource(resource.clone()).with_view(crate::catalog::cardinality_view());
         if config.metrics_exporters.contains(&ExporterKind::Prometheus) {
             let exporter = opentelemetry_prometheus::exporter()
                 .with_registry(registry.clone())
@@ -305,7 +311,12 @@ impl TelemetryBuilder {
                 TemporalityPreference::Delta => Temporality::Delta,
             };
             let (exporter, runner) = build_metric_exporter(target, temporality, runtime.as_ref())?;
-            let wrapped = CountingMetricExporter { inner: exporter, runner, self_metrics: self_metrics.clone(), overflow: overflow.clone() };
+            let wrapped = CountingMetricExporter {
+                inner: exporter,
+                runner,
+                self_metrics: self_metrics.clone(),
+                overflow: overflow.clone(),
+            };
             mp = mp.with_reader(PeriodicReader::builder(wrapped).with_interval(config.metric_export_interval).build());
         }
         if config.metrics_exporters.contains(&ExporterKind::Console) {
@@ -411,12 +422,17 @@ fn exporter_error(signal: &'static str) -> impl FnOnce(opentelemetry_otlp::Expor
     move |e| InitError::Exporter { signal, message: e.to_string() }
 }
 
-fn tonic_metadata(headers: &[(String, String)], signal: &'static str) -> Result<tonic::metadata::MetadataMap, InitError> {
+fn tonic_metadata(
+    headers: &[(String, String)],
+    signal: &'static str,
+) -> Result<tonic::metadata::MetadataMap, InitError> {
     let mut map = tonic::metadata::MetadataMap::new();
     for (k, v) in headers {
         let key = tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
             .map_err(|_| InitError::Exporter { signal, message: format!("invalid header name {k:?}") })?;
-        let value = v.parse().map_err(|_| InitError::Exporter { signal, message: format!("invalid value for header {k:?}") })?;
+        let value = v
+            .parse()
+            .map_err(|_| InitError::Exporter { signal, message: format!("invalid value for header {k:?}") })?;
         map.insert(key, value);
     }
     Ok(map)
@@ -481,8 +497,14 @@ fn build_span_processor(
                 b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
             }
             let e = b.build().map_err(exporter_error("traces"))?;
-            QueueSpanProcessor::new(e, resource, ExportRunner::Tokio(rt.handle().clone(), target.timeout), settings, metrics)
-                .map_err(spawn_err)
+            QueueSpanProcessor::new(
+                e,
+                resource,
+                ExportRunner::Tokio(rt.handle().clone(), target.timeout),
+                settings,
+                metrics,
+            )
+            .map_err(spawn_err)
         }
         OtlpProtocol::HttpProtobuf => {
             let mut b = builder

@@ -52,9 +52,10 @@ impl OverflowWatch {
     /// Scans a Prometheus gather for overflow series (family names map back to catalog names).
     pub fn scan_families(&self, families: &[prometheus::proto::MetricFamily]) {
         for family in families {
-            let overflowed = family.get_metric().iter().any(|m| {
-                m.get_label().iter().any(|l| l.name() == OVERFLOW_LABEL && l.value() == "true")
-            });
+            let overflowed = family
+                .get_metric()
+                .iter()
+                .any(|m| m.get_label().iter().any(|l| l.name() == OVERFLOW_LABEL && l.value() == "true"));
             if overflowed {
                 let name = family.name();
                 let instrument = ALL.iter().find(|i| i.prometheus_name() == name).map(|i| i.name);

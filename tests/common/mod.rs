@@ -1,7 +1,7 @@
 //! Shared test harness: real services (skip with a reason, or fail under REQUIRE_SERVICES=1),
 //! the reference service as a child process, an in-test OTLP receiver, and a Prometheus text
 //! parser.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod otlp;
 pub mod prom;

@@ -9,8 +9,18 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_swaggy-stacks");
 
 /// Environment variables the service reads; cleared so the caller's shell cannot leak in.
 const CLEARED: &[&str] = &[
-    "DATABASE_URL", "REDIS_URL", "LISTEN_ADDR", "SIM_RATE", "QUOTE_TTL", "LOG_FORMAT", "RUST_LOG",
-    "HEALTH_INTERVAL", "HEALTH_TIMEOUT", "HEALTH_MIN_REFRESH", "MCP_CONFIG", "WS_TOKEN",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "LISTEN_ADDR",
+    "SIM_RATE",
+    "QUOTE_TTL",
+    "LOG_FORMAT",
+    "RUST_LOG",
+    "HEALTH_INTERVAL",
+    "HEALTH_TIMEOUT",
+    "HEALTH_MIN_REFRESH",
+    "MCP_CONFIG",
+    "WS_TOKEN",
 ];
 
 pub struct Service {
@@ -40,11 +50,8 @@ impl Service {
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Service {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--listen", "127.0.0.1:0"]);
-        let mut child = command(&all, env)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn swaggy-stacks");
+        let mut child =
+            command(&all, env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn swaggy-stacks");
         let stdout_lines = Arc::new(Mutex::new(Vec::new()));
         let stderr_text = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -108,10 +115,10 @@ impl Service {
     pub async fn wait_ready(&self, client: &reqwest::Client, path: &str, within: Duration) {
         let deadline = Instant::now() + within;
         loop {
-            if let Ok(r) = client.get(self.url(path)).send().await {
-                if r.status().is_success() {
-                    return;
-                }
+            if let Ok(r) = client.get(self.url(path)).send().await
+                && r.status().is_success()
+            {
+                return;
             }
             assert!(Instant::now() < deadline, "{path} never became ready; stderr:\n{}", self.stderr());
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -20,8 +20,13 @@ fn reachable(addr: &str) -> bool {
 pub fn require(services: &[&str]) -> bool {
     for s in services {
         let (addr, how) = match *s {
-            "postgres" => ("127.0.0.1:5432", "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"),
-            "redis" => ("127.0.0.1:6379", "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no"),
+            "postgres" => {
+                ("127.0.0.1:5432", "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start")
+            }
+            "redis" => (
+                "127.0.0.1:6379",
+                "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",
+            ),
             other => panic!("unknown service {other}"),
         };
         if !reachable(addr) {
@@ -62,7 +67,10 @@ impl PgDb {
     pub async fn create() -> PgDb {
         let name = format!("swaggy_t_{:x}", rand::random::<u64>());
         let admin = sqlx::PgPool::connect(PG_ADMIN_URL).await.expect("connect to postgres");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create database");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create database");
         admin.close().await;
         PgDb { url: format!("postgres://postgres@127.0.0.1:5432/{name}"), name }
     }
@@ -136,7 +144,8 @@ impl PrivateRedis {
 
     /// Sends a signal to this server only (by its PID).
     pub fn signal(&self, sig: &str) {
-        let status = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().expect("kill");
+        let status =
+            Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().expect("kill");
         assert!(status.success(), "kill -{sig} failed");
     }
 

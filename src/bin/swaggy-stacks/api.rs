@@ -4,11 +4,11 @@
 use crate::app::AppState;
 use crate::broker::{MAX_ORDER_QUANTITY, NewOrder};
 use crate::error::AppError;
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use swaggy_telemetry::catalog::values::{OrderSide, OrderType};
@@ -68,10 +68,8 @@ fn validate(state: &AppState, r: OrderRequest) -> Result<NewOrder, AppError> {
         .ok_or_else(|| AppError::invalid("invalid_side", "side must be buy or sell"))?;
     let order_type = OrderType::parse(&r.order_type.to_ascii_lowercase())
         .ok_or_else(|| AppError::invalid("invalid_type", "type must be market or limit"))?;
-    let quantity = r
-        .quantity
-        .as_i64()
-        .ok_or_else(|| AppError::invalid("invalid_quantity", "quantity must be a whole number"))?;
+    let quantity =
+        r.quantity.as_i64().ok_or_else(|| AppError::invalid("invalid_quantity", "quantity must be a whole number"))?;
     if quantity <= 0 {
         return Err(AppError::invalid("invalid_quantity", "quantity must be greater than 0"));
     }
@@ -83,7 +81,9 @@ fn validate(state: &AppState, r: OrderRequest) -> Result<NewOrder, AppError> {
         (OrderType::Limit, Some(_)) => {
             return Err(AppError::invalid("invalid_limit_price", "limit_price must be a positive price"));
         }
-        (OrderType::Limit, None) => return Err(AppError::invalid("missing_limit_price", "a limit order needs limit_price")),
+        (OrderType::Limit, None) => {
+            return Err(AppError::invalid("missing_limit_price", "a limit order needs limit_price"));
+        }
         (OrderType::Market, Some(_)) => {
             return Err(AppError::invalid("unexpected_limit_price", "a market order takes no limit_price"));
         }
@@ -93,7 +93,10 @@ fn validate(state: &AppState, r: OrderRequest) -> Result<NewOrder, AppError> {
 }
 
 /// `POST /api/orders`.
-pub async fn create_order(State(state): State<AppState>, ApiJson(body): ApiJson<OrderRequest>) -> Result<Response, AppError> {
+pub async fn create_order(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<OrderRequest>,
+) -> Result<Response, AppError> {
     let order = validate(&state, body)?;
     let record = state.broker.submit(order).await?;
     Ok((StatusCode::CREATED, Json(record)).into_response())
@@ -101,7 +104,8 @@ pub async fn create_order(State(state): State<AppState>, ApiJson(body): ApiJson<
 
 /// `GET /api/orders/{id}`.
 pub async fn get_order(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
-    let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::bad_request("invalid_order_id", "order id must be a UUID"))?;
+    let id =
+        uuid::Uuid::parse_str(&id).map_err(|_| AppError::bad_request("invalid_order_id", "order id must be a UUID"))?;
     if !state.store.is_ready() {
         return Err(AppError::Unavailable("database"));
     }
@@ -135,5 +139,9 @@ pub async fn not_found() -> AppError {
 
 /// Fallback for a known path with the wrong method.
 pub async fn method_not_allowed() -> AppError {
-    AppError::Client { status: StatusCode::METHOD_NOT_ALLOWED, code: "method_not_allowed", message: "method not allowed".into() }
+    AppError::Client {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        message: "method not allowed".into(),
+    }
 }

@@ -60,10 +60,7 @@ impl App {
         let (stop, stop_rx) = watch::channel(false);
         tokio::spawn(market.clone().run(metrics.clone(), Duration::from_millis(250), stop_rx.clone()));
         tokio::spawn(bootstrap(store.clone(), portfolio.clone(), stop_rx));
-        Ok(App {
-            state: AppState { market, portfolio, store, quotes, broker },
-            stop,
-        })
+        Ok(App { state: AppState { market, portfolio, store, quotes, broker }, stop })
     }
 
     /// The router with every endpoint, instrumented.
@@ -95,9 +92,13 @@ async fn bootstrap(store: Store, portfolio: Arc<Portfolio>, mut stop: watch::Rec
                     tracing::info!("database ready");
                     return;
                 }
-                Err(e) => tracing::warn!(error = %swaggy_telemetry::db::sqlx_error_type(&e), "loading the portfolio failed; retrying"),
+                Err(e) => {
+                    tracing::warn!(error = %swaggy_telemetry::db::sqlx_error_type(&e), "loading the portfolio failed; retrying")
+                }
             },
-            Err(e) => tracing::warn!(error = %swaggy_telemetry::db::sqlx_error_type(&e), "database not ready; retrying"),
+            Err(e) => {
+                tracing::warn!(error = %swaggy_telemetry::db::sqlx_error_type(&e), "database not ready; retrying")
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}

@@ -91,7 +91,8 @@ impl Broker {
                 if !self.check(RiskCheck::BuyingPower, || notional <= self.portfolio.cash()) {
                     return Decision::Reject(RejectReason::InsufficientCash);
                 }
-                if !self.check(RiskCheck::PositionLimit, || position.quantity + o.quantity <= self.limits.max_position) {
+                if !self.check(RiskCheck::PositionLimit, || position.quantity + o.quantity <= self.limits.max_position)
+                {
                     return Decision::Reject(RejectReason::PositionLimit);
                 }
             }
@@ -159,7 +160,8 @@ impl Broker {
                 order.status = "filled".into();
                 order.fill_price = Some(price);
                 let applied = self.portfolio.preview_fill(o.side, o.symbol, o.quantity, price);
-                let fill = FillRecord { id: uuid::Uuid::new_v4().to_string(), quantity: o.quantity, price, filled_at_ms: now };
+                let fill =
+                    FillRecord { id: uuid::Uuid::new_v4().to_string(), quantity: o.quantity, price, filled_at_ms: now };
                 self.store.record(&order, Some((&fill, &applied.position, applied.cash))).await?;
                 self.portfolio.commit(o.symbol, applied);
                 m.filled.add(1, labels);

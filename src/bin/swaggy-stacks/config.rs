@@ -82,12 +82,13 @@ impl AppConfig {
     pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
         let mode = cli.command.unwrap_or(Command::Demo);
         let listen_raw = cli.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
-        let listen: SocketAddr = listen_raw
-            .parse()
-            .map_err(|_| err("--listen/LISTEN_ADDR", format!("{listen_raw:?} is not an address like 127.0.0.1:8080")))?;
+        let listen: SocketAddr = listen_raw.parse().map_err(|_| {
+            err("--listen/LISTEN_ADDR", format!("{listen_raw:?} is not an address like 127.0.0.1:8080"))
+        })?;
         let database_url = cli.database_url.unwrap_or_else(default_database_url);
         // Never echo the URL: it may carry a password.
-        let database_meta = DbMeta::from_url(&database_url).map_err(|e| err("--database-url/DATABASE_URL", e.to_string()))?;
+        let database_meta =
+            DbMeta::from_url(&database_url).map_err(|e| err("--database-url/DATABASE_URL", e.to_string()))?;
         if let Err(e) = <sqlx::any::AnyConnectOptions as std::str::FromStr>::from_str(&database_url) {
             let kind = match e {
                 sqlx::Error::Configuration(_) => "malformed connection options",
@@ -106,14 +107,21 @@ impl AppConfig {
             None => 5.0,
             Some(r) => match r.parse::<f64>() {
                 Ok(v) if v.is_finite() && (0.0..=1000.0).contains(&v) => v,
-                _ => return Err(err("--rate/SIM_RATE", format!("{r:?} is not a number of orders per second in [0, 1000]"))),
+                _ => {
+                    return Err(err(
+                        "--rate/SIM_RATE",
+                        format!("{r:?} is not a number of orders per second in [0, 1000]"),
+                    ));
+                }
             },
         };
         let quote_ttl = match cli.quote_ttl {
             None => 2,
             Some(t) => match t.parse::<u64>() {
                 Ok(v) if (1..=3600).contains(&v) => v,
-                _ => return Err(err("--quote-ttl/QUOTE_TTL", format!("{t:?} is not a number of seconds in [1, 3600]"))),
+                _ => {
+                    return Err(err("--quote-ttl/QUOTE_TTL", format!("{t:?} is not a number of seconds in [1, 3600]")));
+                }
             },
         };
         Ok(AppConfig { mode, listen, database_url, database_meta, redis, rate, quote_ttl })

@@ -35,7 +35,9 @@ impl AppError {
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => AppError::Unavailable("database"),
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                AppError::Unavailable("database")
+            }
             other => AppError::Internal(format!("database: {}", swaggy_telemetry::db::sqlx_error_type(&other))),
         }
     }
@@ -50,9 +52,11 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match self {
             AppError::Client { status, code, message } => error_body(status, code, &message),
-            AppError::Unavailable(what) => {
-                error_body(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &format!("{what} is unavailable, retry later"))
-            }
+            AppError::Unavailable(what) => error_body(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                &format!("{what} is unavailable, retry later"),
+            ),
             AppError::Internal(detail) => {
                 tracing::error!(detail, "request failed");
                 error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")

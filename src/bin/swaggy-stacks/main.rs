@@ -87,7 +87,10 @@ async fn run(config: AppConfig) -> ExitCode {
     println!("  database      {} ({})", config.database_meta.system, config.database_meta.namespace);
     println!("  redis         {}", if config.redis.is_some() { "configured" } else { "off (no REDIS_URL)" });
     let otlp = guard.config().traces_otlp.as_ref().or(guard.config().metrics_otlp.as_ref());
-    println!("  otlp          {}", otlp.map_or("off (no OTEL_EXPORTER_OTLP_ENDPOINT)".to_string(), |t| t.endpoint.clone()));
+    println!(
+        "  otlp          {}",
+        otlp.map_or("off (no OTEL_EXPORTER_OTLP_ENDPOINT)".to_string(), |t| t.endpoint.clone())
+    );
     use std::io::Write;
     let _ = std::io::stdout().flush();
 

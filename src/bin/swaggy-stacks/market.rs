@@ -65,17 +65,23 @@ impl Market {
     /// A market at the starting prices.
     pub fn new() -> Arc<Self> {
         let ts = now_ms();
-        let quotes = UNIVERSE
-            .iter()
-            .map(|(s, p)| (*s, Self::make_quote(s, *p, ts)))
-            .collect();
-        Arc::new(Market { quotes: RwLock::new(quotes), symbols: BoundedSet::allow_list(UNIVERSE.iter().map(|(s, _)| *s)) })
+        let quotes = UNIVERSE.iter().map(|(s, p)| (*s, Self::make_quote(s, *p, ts))).collect();
+        Arc::new(Market {
+            quotes: RwLock::new(quotes),
+            symbols: BoundedSet::allow_list(UNIVERSE.iter().map(|(s, _)| *s)),
+        })
     }
 
     fn make_quote(symbol: &str, mid: f64, ts_ms: i64) -> Quote {
         let half_spread = (mid * 0.0002).max(0.01);
         let round = |v: f64| (v * 100.0).round() / 100.0;
-        Quote { symbol: symbol.to_string(), bid: round(mid - half_spread), ask: round(mid + half_spread), last: round(mid), ts_ms }
+        Quote {
+            symbol: symbol.to_string(),
+            bid: round(mid - half_spread),
+            ask: round(mid + half_spread),
+            last: round(mid),
+            ts_ms,
+        }
     }
 
     /// The canonical symbol when `s` is in the universe (case-insensitive).
@@ -114,7 +120,12 @@ impl Market {
     }
 
     /// Runs the feed until `stop` resolves.
-    pub async fn run(self: Arc<Self>, metrics: Arc<TradingMetrics>, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run(
+        self: Arc<Self>,
+        metrics: Arc<TradingMetrics>,
+        every: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
         let mut interval = tokio::time::interval(every);
         loop {
             tokio::select! {

@@ -92,7 +92,6 @@ pub fn register_book_gauges(portfolio: Arc<Portfolio>, market: Arc<Market>) {
     PNL_REALIZED.register(&meter, move |o| o.observe(p.realized_pnl(), ()));
     let (p, m) = (portfolio, market.clone());
     PNL_UNREALIZED.register(&meter, move |o| o.observe(p.exposure(&m).unrealized_pnl, ()));
-    MARKET_DATA_AGE.register(&meter, move |o| {
-        o.observe(market.age_ms() as f64 / 1000.0, (MarketFeed(BoundedStr::Static(FEED)),))
-    });
+    MARKET_DATA_AGE
+        .register(&meter, move |o| o.observe(market.age_ms() as f64 / 1000.0, (MarketFeed(BoundedStr::Static(FEED)),)));
 }

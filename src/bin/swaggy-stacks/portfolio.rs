@@ -87,7 +87,9 @@ impl Portfolio {
     pub fn positions(&self) -> Vec<(String, i64)> {
         self.book
             .lock()
-            .map(|b| b.positions.iter().filter(|(_, p)| p.quantity != 0).map(|(s, p)| (s.clone(), p.quantity)).collect())
+            .map(|b| {
+                b.positions.iter().filter(|(_, p)| p.quantity != 0).map(|(s, p)| (s.clone(), p.quantity)).collect()
+            })
             .unwrap_or_default()
     }
 
@@ -129,7 +131,8 @@ impl Portfolio {
         match side {
             OrderSide::Buy => {
                 let new_qty = p.quantity + quantity;
-                p.avg_price = if new_qty != 0 { (p.avg_price * p.quantity as f64 + notional) / new_qty as f64 } else { 0.0 };
+                p.avg_price =
+                    if new_qty != 0 { (p.avg_price * p.quantity as f64 + notional) / new_qty as f64 } else { 0.0 };
                 p.quantity = new_qty;
                 Applied { cash: cash - notional, position: p }
             }

@@ -79,14 +79,10 @@ impl QuoteCache {
         };
         self.metrics.cache.add(1, (quote_cache(), result));
         let quote = market.quote(symbol)?;
-        if result == CacheResult::Miss {
-            if let Ok(json) = serde_json::to_string(&quote) {
-                let _ = tokio::time::timeout(
-                    CACHE_TIMEOUT,
-                    conn.set_ex::<_, _, ()>(&key, json, self.ttl_secs),
-                )
-                .await;
-            }
+        if result == CacheResult::Miss
+            && let Ok(json) = serde_json::to_string(&quote)
+        {
+            let _ = tokio::time::timeout(CACHE_TIMEOUT, conn.set_ex::<_, _, ()>(&key, json, self.ttl_secs)).await;
         }
         Some((quote, result))
     }

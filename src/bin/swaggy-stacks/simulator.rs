@@ -32,12 +32,12 @@ pub async fn run(base: String, rate: f64, mut stop: watch::Receiver<bool>) {
         let client = client.clone();
         match client.execute(req).await {
             Ok(resp) if action < 50 && resp.status().as_u16() == 201 => {
-                if let Ok(v) = resp.json::<serde_json::Value>().await {
-                    if let Some(id) = v["id"].as_str() {
-                        recent.push(id.to_string());
-                        if recent.len() > 100 {
-                            recent.remove(0);
-                        }
+                if let Ok(v) = resp.json::<serde_json::Value>().await
+                    && let Some(id) = v["id"].as_str()
+                {
+                    recent.push(id.to_string());
+                    if recent.len() > 100 {
+                        recent.remove(0);
                     }
                 }
             }
@@ -92,13 +92,12 @@ fn build(
             let selling = rng.random_bool(sell_bias);
             let side = if selling { "sell" } else { "buy" };
             let mut qty: i64 = rng.random_range(1..40);
-            if selling {
-                if let Some((held, q)) = book.holdings.choose(&mut rng) {
-                    if let Some((s, _)) = UNIVERSE.iter().find(|(s, _)| s == held) {
-                        symbol = s;
-                        qty = qty.min(*q).max(1);
-                    }
-                }
+            if selling
+                && let Some((held, q)) = book.holdings.choose(&mut rng)
+                && let Some((s, _)) = UNIVERSE.iter().find(|(s, _)| s == held)
+            {
+                symbol = s;
+                qty = qty.min(*q).max(1);
             }
             let body = if rng.random_bool(0.3) {
                 let last = UNIVERSE.iter().find(|(s, _)| *s == symbol).map(|(_, p)| *p).unwrap_or(100.0);

@@ -83,7 +83,9 @@ impl Store {
     /// Cash and positions as stored.
     pub async fn load_portfolio(&self) -> Result<(f64, BTreeMap<String, Position>), sqlx::Error> {
         let cash: f64 = sqlx::query("SELECT cash FROM account WHERE id = 1").fetch_one(&self.pool).await?.try_get(0)?;
-        let rows = sqlx::query("SELECT symbol, quantity, avg_price, realized_pnl FROM positions").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT symbol, quantity, avg_price, realized_pnl FROM positions")
+            .fetch_all(&self.pool)
+            .await?;
         let mut positions = BTreeMap::new();
         for r in rows {
             positions.insert(
