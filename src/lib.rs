@@ -15,13 +15,24 @@
 //! ```
 #![warn(missing_docs)]
 
+// Lets the macros' absolute paths (`::swaggy_telemetry::…`) resolve inside this crate too.
+#[allow(unused_extern_crates)]
+extern crate self as swaggy_telemetry;
+
 #[cfg(feature = "redis")]
 pub mod cache;
 pub mod catalog;
+pub mod context;
 pub mod db;
 #[cfg(feature = "axum")]
 pub mod http;
+pub mod instrument;
 pub mod process;
 pub mod telemetry;
 
 pub use telemetry::{InitError, ShutdownError, Telemetry, TelemetryBuilder, TelemetryGuard};
+
+#[doc(hidden)]
+pub use instrument::__private;
+pub use instrument::{ErrorKind, TradeOutcome, TradeResult};
+pub use swaggy_telemetry_macros::{ErrorKind, instrument_mcp, instrument_query, instrument_trade, instrumented};

@@ -284,6 +284,10 @@ impl<L: Labels> CounterDef<L> {
         let inner = meter.u64_counter(i.name).with_unit(i.unit).with_description(i.description).build();
         let bound = slots(dense_len::<L>());
         zero_init::<L, _>(i, &bound, |a| inner.bind(a));
+        if i.zero_init && L::KEYS.is_empty() {
+            // The SDK exports the attribute-less series only once it has been written to.
+            inner.add(0, &[]);
+        }
         Counter { inner, bound, _labels: PhantomData }
     }
 }
@@ -295,6 +299,10 @@ impl<L: Labels> FloatCounterDef<L> {
         let inner = meter.f64_counter(i.name).with_unit(i.unit).with_description(i.description).build();
         let bound = slots(dense_len::<L>());
         zero_init::<L, _>(i, &bound, |a| inner.bind(a));
+        if i.zero_init && L::KEYS.is_empty() {
+            // The SDK exports the attribute-less series only once it has been written to.
+            inner.add(0.0, &[]);
+        }
         FloatCounter { inner, bound, _labels: PhantomData }
     }
 }
@@ -306,6 +314,10 @@ impl<L: Labels> UpDownCounterDef<L> {
         let inner = meter.i64_up_down_counter(i.name).with_unit(i.unit).with_description(i.description).build();
         let bound = slots(dense_len::<L>());
         zero_init::<L, _>(i, &bound, |a| inner.bind(a));
+        if i.zero_init && L::KEYS.is_empty() {
+            // The SDK exports the attribute-less series only once it has been written to.
+            inner.add(0, &[]);
+        }
         UpDownCounter { inner, bound, _labels: PhantomData }
     }
 }

@@ -74,6 +74,8 @@ pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
 pub const CPU_MODE: &str = "cpu.mode";
 /// Function or method name (code spans).
 pub const CODE_FUNCTION_NAME: &str = "code.function.name";
+/// Service name (resource).
+pub const SERVICE_NAME: &str = "service.name";
 /// Service version (build info).
 pub const SERVICE_VERSION: &str = "service.version";
 
@@ -82,6 +84,8 @@ pub const SERVICE_VERSION: &str = "service.version";
 pub const ORDER_SIDE: &str = "swaggy.order.side";
 /// Order type (`market`, `limit`).
 pub const ORDER_TYPE: &str = "swaggy.order.type";
+/// Final state of an order (`filled`, `rejected`, `cancelled`; spans only).
+pub const ORDER_STATUS: &str = "swaggy.order.status";
 /// Why an order was rejected (bounded set).
 pub const ORDER_REJECT_REASON: &str = "swaggy.order.reject_reason";
 /// Why an order was cancelled (bounded set).

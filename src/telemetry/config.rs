@@ -2,6 +2,7 @@
 //! then defaults — validated, so every bad value is an [`InitError`] naming its variable.
 
 use super::InitError;
+use crate::catalog::key;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -413,8 +414,8 @@ impl TelemetryConfig {
             Some(raw) => parse_key_values("OTEL_RESOURCE_ATTRIBUTES", &raw)?,
             None => Vec::new(),
         };
-        let from_attrs = resource_attributes.iter().rev().find(|(k, _)| k == "service.name").map(|(_, v)| v.clone());
-        resource_attributes.retain(|(k, _)| k != "service.name");
+        let from_attrs = resource_attributes.iter().rev().find(|(k, _)| k == key::SERVICE_NAME).map(|(_, v)| v.clone());
+        resource_attributes.retain(|(k, _)| k != key::SERVICE_NAME);
         for (k, v) in &o.resource_attributes {
             resource_attributes.retain(|(ek, _)| ek != k);
             resource_attributes.push((k.clone(), v.clone()));
@@ -426,8 +427,8 @@ impl TelemetryConfig {
             .or(from_attrs)
             .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_string());
         let version_from_attrs =
-            resource_attributes.iter().find(|(k, _)| k == "service.version").map(|(_, v)| v.clone());
-        resource_attributes.retain(|(k, _)| k != "service.version");
+            resource_attributes.iter().find(|(k, _)| k == key::SERVICE_VERSION).map(|(_, v)| v.clone());
+        resource_attributes.retain(|(k, _)| k != key::SERVICE_VERSION);
         let service_version =
             o.service_version.clone().or(version_from_attrs).unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
 

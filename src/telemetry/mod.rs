@@ -55,6 +55,7 @@ use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanExporter};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
@@ -73,6 +74,11 @@ pub struct Handles {
     pub meter: Meter,
     /// Cardinality overflow watch.
     pub overflow: Arc<OverflowWatch>,
+    /// Whether spans are created at all (false before install and when the SDK is disabled).
+    pub tracing: bool,
+    /// Whether the sampler follows the parent's decision (then children of an unsampled span
+    /// need no span of their own).
+    pub parent_based: bool,
 }
 
 fn scope() -> InstrumentationScope {
@@ -85,8 +91,27 @@ static HANDLES: LazyLock<ArcSwap<Handles>> = LazyLock::new(|| {
         tracer: provider.tracer_with_scope(scope()),
         meter: global::meter_with_scope(scope()),
         overflow: Arc::new(OverflowWatch::default()),
+        tracing: false,
+        parent_based: true,
     })
 });
+
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Increments on every install: long-lived handles compare it to know when to rebind.
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Acquire)
+}
+
+/// Calls `f` with the installed tracer and whether its sampler is parent-based; `None` when
+/// tracing is off.
+pub(crate) fn with_tracer<R>(f: impl FnOnce(&SdkTracer, bool) -> Option<R>) -> Option<R> {
+    let h = HANDLES.load();
+    if !h.tracing {
+        return None;
+    }
+    f(&h.tracer, h.parent_based)
+}
 
 /// The installed handles (or non-recording ones before [`TelemetryBuilder::install`]).
 /// Build long-lived instrumentation (layers, pools) after installing.
@@ -363,7 +388,20 @@ impl TelemetryBuilder {
         global::set_text_map_propagator(build_propagator(&config.propagators));
         global::set_tracer_provider(tracer_provider.clone());
         global::set_meter_provider(meter_provider.clone());
-        HANDLES.store(Arc::new(Handles { tracer: tracer.clone(), meter: meter.clone(), overflow: overflow.clone() }));
+        let parent_based = matches!(
+            config.sampler,
+            SamplerConfig::ParentBasedAlwaysOn
+                | SamplerConfig::ParentBasedAlwaysOff
+                | SamplerConfig::ParentBasedTraceIdRatio(_)
+        );
+        HANDLES.store(Arc::new(Handles {
+            tracer: tracer.clone(),
+            meter: meter.clone(),
+            overflow: overflow.clone(),
+            tracing: true,
+            parent_based,
+        }));
+        GENERATION.fetch_add(1, Ordering::AcqRel);
 
         register_self_gauges(&meter, &overflow, &config);
         let process = if self.process_metrics { crate::process::ProcessMetrics::start(&meter) } else { None };
@@ -382,7 +420,7 @@ impl TelemetryBuilder {
 }
 
 fn build_resource(config: &TelemetryConfig) -> Resource {
-    let mut attrs = vec![KeyValue::new("service.version", config.service_version.clone())];
+    let mut attrs = vec![KeyValue::new(crate::catalog::key::SERVICE_VERSION, config.service_version.clone())];
     for (k, v) in &config.resource_attributes {
         attrs.push(KeyValue::new(k.clone(), v.clone()));
     }

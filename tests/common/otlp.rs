@@ -207,7 +207,8 @@ impl Receiver {
                 return spans;
             }
             if Instant::now() > deadline {
-                let names: Vec<String> = spans.iter().map(|s| s.span.name.clone()).collect();
+                let names: Vec<String> =
+                    spans.iter().map(|s| format!("{} [{} <- {}]", s.span.name, s.span_id(), s.parent_id())).collect();
                 panic!("expected spans did not arrive within {within:?}; got {names:?}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

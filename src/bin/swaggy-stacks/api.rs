@@ -98,7 +98,13 @@ pub async fn create_order(
     ApiJson(body): ApiJson<OrderRequest>,
 ) -> Result<Response, AppError> {
     let order = validate(&state, body)?;
+    let symbol = order.symbol;
     let record = state.broker.submit(order).await?;
+    if record.status == "filled" {
+        // Warm the cache for the traded symbol off the request path, in the request's trace.
+        let (quotes, market) = (state.quotes.clone(), state.market.clone());
+        swaggy_telemetry::context::spawn(async move { quotes.refresh(&market, symbol).await });
+    }
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 

@@ -10,6 +10,7 @@ use rand::Rng;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use swaggy_telemetry::catalog::values::{CancelReason, OrderSide, OrderType, RejectReason, RiskCheck};
+use swaggy_telemetry::{instrument_trade, instrumented};
 
 /// Largest quantity a single order may ask for (larger is a client error, not a rejection).
 pub const MAX_ORDER_QUANTITY: i64 = 1_000_000;
@@ -71,6 +72,7 @@ impl Broker {
         ok
     }
 
+    #[instrumented(name = "risk_and_route")]
     fn decide(&self, o: &NewOrder) -> Decision {
         let Some(quote) = self.market.quote(o.symbol) else { return Decision::Reject(RejectReason::StaleMarketData) };
         let price = match o.side {
@@ -117,27 +119,15 @@ impl Broker {
         Decision::Fill(price)
     }
 
-    /// Submits `o`: decides, persists, updates the book and the metrics. Returns the stored
-    /// order.
+    /// Submits `o`: decides, persists and updates the book. The order metrics (submitted,
+    /// filled/rejected/cancelled, latency, fills, notional) come from `#[instrument_trade]`.
+    #[instrument_trade(side = o.side, order_type = o.order_type, name = "submit_order")]
     pub async fn submit(&self, o: NewOrder) -> Result<OrderRecord, AppError> {
         if !self.store.is_ready() {
             return Err(AppError::Unavailable("database"));
         }
-        let submitted_at = Instant::now();
-        let m = &self.metrics;
-        let labels = (o.side, o.order_type);
-        m.submitted.add(1, labels);
-        m.active.add(1, ());
-        let result = self.process(&o, submitted_at).await;
-        m.active.add(-1, ());
-        result
-    }
-
-    async fn process(&self, o: &NewOrder, submitted_at: Instant) -> Result<OrderRecord, AppError> {
-        let m = &self.metrics;
-        let labels = (o.side, o.order_type);
         let _serial = self.portfolio.order_lock.lock().await;
-        let decision = self.decide(o);
+        let decision = self.decide(&o);
         // The venue's acknowledgement takes a moment.
         let venue_latency = Duration::from_micros(rand::rng().random_range(200..3000));
         tokio::time::sleep(venue_latency).await;
@@ -164,23 +154,16 @@ impl Broker {
                     FillRecord { id: uuid::Uuid::new_v4().to_string(), quantity: o.quantity, price, filled_at_ms: now };
                 self.store.record(&order, Some((&fill, &applied.position, applied.cash))).await?;
                 self.portfolio.commit(o.symbol, applied);
-                m.filled.add(1, labels);
-                m.latency.record(submitted_at.elapsed().as_secs_f64(), labels);
-                m.fills.add(1, (o.side,));
-                m.notional.add(price * o.quantity as f64, (o.side,));
-                m.fill_size.record(o.quantity as f64, (o.side,));
             }
             Decision::Reject(reason) => {
                 order.status = "rejected".into();
                 order.reason = Some(reason.as_str().into());
                 self.store.record(&order, None).await?;
-                m.rejected.add(1, (o.side, o.order_type, reason));
             }
             Decision::Cancel(reason) => {
                 order.status = "cancelled".into();
                 order.reason = Some(reason.as_str().into());
                 self.store.record(&order, None).await?;
-                m.cancelled.add(1, (o.side, o.order_type, reason));
             }
         }
         tracing::debug!(order_id = %order.id, status = %order.status, "order processed");

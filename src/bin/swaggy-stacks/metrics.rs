@@ -6,19 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use swaggy_telemetry::catalog::instruments::*;
 use swaggy_telemetry::catalog::values::*;
-use swaggy_telemetry::catalog::{BoundedStr, Counter, FloatCounter, Histogram, UpDownCounter};
+use swaggy_telemetry::catalog::{BoundedStr, Counter, Histogram};
 
-/// Typed handles for the trading path.
+/// Typed handles for what the macros do not record (orders are recorded by
+/// `#[instrument_trade]` on `Broker::submit`).
 pub struct TradingMetrics {
-    pub submitted: Counter<(OrderSide, OrderType)>,
-    pub filled: Counter<(OrderSide, OrderType)>,
-    pub rejected: Counter<(OrderSide, OrderType, RejectReason)>,
-    pub cancelled: Counter<(OrderSide, OrderType, CancelReason)>,
-    pub active: UpDownCounter<()>,
-    pub latency: Histogram<(OrderSide, OrderType)>,
-    pub fills: Counter<(OrderSide,)>,
-    pub notional: FloatCounter<(OrderSide,)>,
-    pub fill_size: Histogram<(OrderSide,)>,
     pub risk_checks: Counter<(RiskCheck, RiskOutcome)>,
     pub risk_duration: Histogram<(RiskCheck,)>,
     pub quotes: Counter<(MarketFeed,)>,
@@ -30,21 +22,11 @@ impl TradingMetrics {
     pub fn new() -> Arc<Self> {
         let meter = swaggy_telemetry::telemetry::meter();
         let m = TradingMetrics {
-            submitted: ORDERS_SUBMITTED.build(&meter),
-            filled: ORDERS_FILLED.build(&meter),
-            rejected: ORDERS_REJECTED.build(&meter),
-            cancelled: ORDERS_CANCELLED.build(&meter),
-            active: ORDERS_ACTIVE.build(&meter),
-            latency: ORDER_LATENCY.build(&meter),
-            fills: FILLS.build(&meter),
-            notional: NOTIONAL.build(&meter),
-            fill_size: FILL_SIZE.build(&meter),
             risk_checks: RISK_CHECKS.build(&meter),
             risk_duration: RISK_CHECK_DURATION.build(&meter),
             quotes: MARKET_QUOTES.build(&meter),
             cache: CACHE_LOOKUPS.build(&meter),
         };
-        m.active.bind(&());
         for result in CacheResult::ALL {
             m.cache.bind(&(quote_cache(), *result));
         }

@@ -86,4 +86,13 @@ impl QuoteCache {
         }
         Some((quote, result))
     }
+
+    /// Writes the current quote of `symbol` to the cache (after a fill moves interest to it).
+    pub async fn refresh(&self, market: &Market, symbol: &str) {
+        let (Some(mut conn), Some(quote)) = (self.conn.clone(), market.quote(symbol)) else { return };
+        if let Ok(json) = serde_json::to_string(&quote) {
+            let key = format!("quote:{symbol}");
+            let _ = tokio::time::timeout(CACHE_TIMEOUT, conn.set_ex::<_, _, ()>(&key, json, self.ttl_secs)).await;
+        }
+    }
 }

@@ -10,7 +10,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use swaggy_telemetry::catalog::values::{CancelReason, RejectReason};
 use swaggy_telemetry::db::{DbMeta, InstrumentedPool};
+use swaggy_telemetry::{TradeOutcome, TradeResult, instrumented};
 
 /// A stored order.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -30,6 +32,17 @@ pub struct OrderRecord {
     pub fill_price: Option<f64>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+}
+
+impl TradeOutcome for OrderRecord {
+    fn trade_result(&self) -> TradeResult {
+        let reason = self.reason.as_deref().unwrap_or("");
+        match self.status.as_str() {
+            "filled" => TradeResult::Filled { price: self.fill_price.unwrap_or(0.0), quantity: self.quantity as f64 },
+            "cancelled" => TradeResult::Cancelled(CancelReason::parse(reason).unwrap_or(CancelReason::Expired)),
+            _ => TradeResult::Rejected(RejectReason::parse(reason).unwrap_or(RejectReason::BrokerUnavailable)),
+        }
+    }
 }
 
 /// A fill to store with its order.
@@ -70,6 +83,7 @@ impl Store {
     }
 
     /// Runs the embedded migrations and creates the account row.
+    #[instrumented]
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
         MIGRATOR.run(self.pool.inner()).await?;
         sqlx::query("INSERT INTO account (id, cash) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
@@ -81,6 +95,7 @@ impl Store {
     }
 
     /// Cash and positions as stored.
+    #[instrumented]
     pub async fn load_portfolio(&self) -> Result<(f64, BTreeMap<String, Position>), sqlx::Error> {
         let cash: f64 = sqlx::query("SELECT cash FROM account WHERE id = 1").fetch_one(&self.pool).await?.try_get(0)?;
         let rows = sqlx::query("SELECT symbol, quantity, avg_price, realized_pnl FROM positions")
@@ -97,6 +112,7 @@ impl Store {
     }
 
     /// Stores a processed order, its fill, the new position and cash, atomically.
+    #[instrumented]
     pub async fn record(
         &self,
         order: &OrderRecord,
@@ -150,6 +166,7 @@ impl Store {
     }
 
     /// One order by id.
+    #[instrumented]
     pub async fn order(&self, id: &str) -> Result<Option<OrderRecord>, sqlx::Error> {
         let row = sqlx::query(
             "SELECT id, symbol, side, order_type, quantity, limit_price, status, reason, fill_price, created_at_ms, updated_at_ms \

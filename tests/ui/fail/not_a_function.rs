@@ -1,0 +1,6 @@
+use swaggy_telemetry::instrumented;
+
+#[instrumented]
+struct S;
+
+fn main() {}

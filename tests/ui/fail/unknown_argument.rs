@@ -1,0 +1,8 @@
+use swaggy_telemetry::instrumented;
+
+#[instrumented(nmae = "typo")]
+fn f() {}
+
+fn main() {
+    f();
+}
