@@ -25,6 +25,8 @@ pub mod catalog;
 pub mod context;
 pub mod db;
 #[cfg(feature = "axum")]
+pub mod health;
+#[cfg(feature = "axum")]
 pub mod http;
 pub mod instrument;
 pub mod process;

@@ -102,8 +102,14 @@ pub async fn create_order(
     let record = state.broker.submit(order).await?;
     if record.status == "filled" {
         // Warm the cache for the traded symbol off the request path, in the request's trace.
-        let (quotes, market) = (state.quotes.clone(), state.market.clone());
-        swaggy_telemetry::context::spawn(async move { quotes.refresh(&market, symbol).await });
+        // Also hand the fill to the settlement queue.
+        let (quotes, market, order_id) = (state.quotes.clone(), state.market.clone(), record.id.clone());
+        swaggy_telemetry::context::spawn(async move {
+            quotes.refresh(&market, symbol).await;
+            if let Some(mut conn) = quotes.connection() {
+                crate::settlement::enqueue(&mut conn, &order_id).await;
+            }
+        });
     }
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }

@@ -9,15 +9,17 @@ use crate::portfolio::{Portfolio, STARTING_CASH};
 use crate::quotes::QuoteCache;
 use crate::store::Store;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::DefaultBodyLimit;
+use axum::response::Html;
 use axum::routing::{get, post};
-use redis::AsyncCommands;
+use futures_util::future::BoxFuture;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use swaggy_telemetry::http::{HttpTelemetryLayer, metrics_handler};
+use std::time::Duration;
+use swaggy_telemetry::health::checks::{HttpCheck, QueueThresholds, RedisCheck, SqlxCheck, TaskQueueCheck};
+use swaggy_telemetry::health::http::health_routes;
+use swaggy_telemetry::health::{CheckSpec, Criticality, FnCheck, HealthCheck, HealthCollector, Probe};
+use swaggy_telemetry::http::{HttpTelemetryLayer, InstrumentedClient, metrics_handler};
 use swaggy_telemetry::telemetry::OverflowWatch;
 use tokio::sync::watch;
 
@@ -37,12 +39,36 @@ pub struct AppState {
 /// The running service's parts that outlive the router.
 pub struct App {
     pub state: AppState,
+    pub health: HealthCollector,
     pub stop: watch::Sender<bool>,
 }
 
+/// Market data older than this makes the trading check fail.
+pub const MAX_MARKET_DATA_AGE_MS: i64 = 5_000;
+
+/// The database check: connectivity and pool saturation, and the schema being in place.
+struct StoreCheck {
+    sql: SqlxCheck<sqlx::Any>,
+    store: Store,
+}
+
+impl HealthCheck for StoreCheck {
+    fn check(&self) -> BoxFuture<'_, Probe> {
+        Box::pin(async move {
+            let p = self.sql.check().await;
+            if p.state == swaggy_telemetry::catalog::values::HealthState::Healthy && !self.store.is_ready() {
+                Probe::unhealthy("connected; migrations pending")
+            } else {
+                p
+            }
+        })
+    }
+}
+
 impl App {
-    /// Builds the state and starts the market feed and the database bootstrap.
-    pub async fn start(config: &AppConfig) -> Result<App, String> {
+    /// Builds the state and starts the market feed, the database bootstrap, the settlement
+    /// worker and the health collector. `base` is the service's own URL.
+    pub async fn start(config: &AppConfig, base: &str) -> Result<App, String> {
         let metrics = TradingMetrics::new();
         let market = Market::new();
         let store = Store::connect_lazy(&config.database_url, config.database_meta.clone())
@@ -59,8 +85,13 @@ impl App {
         register_book_gauges(portfolio.clone(), market.clone());
         let (stop, stop_rx) = watch::channel(false);
         tokio::spawn(market.clone().run(metrics.clone(), Duration::from_millis(250), stop_rx.clone()));
-        tokio::spawn(bootstrap(store.clone(), portfolio.clone(), stop_rx));
-        Ok(App { state: AppState { market, portfolio, store, quotes, broker }, stop })
+        let health = health_collector(config, base, &store, &quotes, &market);
+        tokio::spawn(bootstrap(store.clone(), portfolio.clone(), health.clone(), stop_rx.clone()));
+        if let Some(client) = &config.redis {
+            tokio::spawn(crate::settlement::worker(client.clone(), stop_rx.clone()));
+        }
+        health.spawn(stop_rx);
+        Ok(App { state: AppState { market, portfolio, store, quotes, broker }, health, stop })
     }
 
     /// The router with every endpoint, instrumented.
@@ -70,9 +101,10 @@ impl App {
             .route("/api/orders/{id}", get(api::get_order))
             .route("/api/portfolio", get(api::portfolio))
             .route("/api/quotes/{symbol}", get(api::quote))
-            .route("/health", get(health))
             .route("/metrics", metrics_handler(registry, overflow))
+            .route("/sim/venue/status", get(venue_status))
             .route("/", get(index))
+            .merge(health_routes(self.health.clone()))
             .fallback(api::not_found)
             .method_not_allowed_fallback(api::method_not_allowed)
             .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -82,7 +114,7 @@ impl App {
 }
 
 /// Runs migrations (retrying while the database is unreachable) and loads the book.
-async fn bootstrap(store: Store, portfolio: Arc<Portfolio>, mut stop: watch::Receiver<bool>) {
+async fn bootstrap(store: Store, portfolio: Arc<Portfolio>, health: HealthCollector, mut stop: watch::Receiver<bool>) {
     let mut delay = Duration::from_millis(250);
     loop {
         match store.migrate().await {
@@ -90,6 +122,8 @@ async fn bootstrap(store: Store, portfolio: Arc<Portfolio>, mut stop: watch::Rec
                 Ok((cash, positions)) => {
                     portfolio.load(cash, positions);
                     tracing::info!("database ready");
+                    // Readiness follows at once instead of at the next interval.
+                    health.refresh_now().await;
                     return;
                 }
                 Err(e) => {
@@ -108,42 +142,72 @@ async fn bootstrap(store: Store, portfolio: Arc<Portfolio>, mut stop: watch::Rec
     }
 }
 
-/// `GET /health`: database and Redis, each probed under a timeout.
-async fn health(State(state): State<AppState>) -> Response {
-    let probe_timeout = Duration::from_secs(2);
-    let db = async {
-        let start = Instant::now();
-        let r = tokio::time::timeout(probe_timeout, state.store.ping()).await;
-        let status = match r {
-            Ok(Ok(())) if state.store.is_ready() => "healthy",
-            Ok(Ok(())) => "degraded",
-            Ok(Err(_)) => "unreachable",
-            Err(_) => "timeout",
-        };
-        json!({ "name": "database", "status": status, "critical": true, "latency_ms": start.elapsed().as_millis() as u64 })
+/// `GET /sim/venue/status`: the simulated venue's status API (the default external API check).
+async fn venue_status() -> axum::Json<serde_json::Value> {
+    axum::Json(json!({ "venue": "swaggy-sim", "status": "open" }))
+}
+
+/// The checks of the reference service.
+fn health_collector(
+    config: &AppConfig,
+    base: &str,
+    store: &Store,
+    quotes: &QuoteCache,
+    market: &Arc<Market>,
+) -> HealthCollector {
+    let timeout = config.health.timeout;
+    let db_name = match config.database_meta.system {
+        swaggy_telemetry::catalog::values::DbSystem::Postgresql => "postgres",
+        _ => "sqlite",
     };
-    let cache = async {
-        let start = Instant::now();
-        let status = match state.quotes.connection() {
-            None => "disabled",
-            Some(mut c) => match tokio::time::timeout(probe_timeout, async { c.ping::<String>().await }).await {
-                Ok(Ok(_)) => "healthy",
-                Ok(Err(_)) => "unreachable",
-                Err(_) => "timeout",
-            },
-        };
-        json!({ "name": "redis", "status": status, "critical": false, "latency_ms": start.elapsed().as_millis() as u64 })
-    };
-    let (db, cache) = tokio::join!(db, cache);
-    let overall = if db["status"] != "healthy" {
-        "unhealthy"
-    } else if cache["status"] != "healthy" && cache["status"] != "disabled" {
-        "degraded"
-    } else {
-        "healthy"
-    };
-    let code = if overall == "unhealthy" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
-    (code, axum::Json(json!({ "status": overall, "checks": [db, cache] }))).into_response()
+    let mut b = HealthCollector::builder(config.health.clone()).check(
+        CheckSpec::new(db_name, "database", Criticality::Critical),
+        StoreCheck { sql: SqlxCheck::new(store.pool().clone()), store: store.clone() },
+    );
+    if let Some(conn) = quotes.connection() {
+        b = b.check(CheckSpec::new("redis", "cache", Criticality::Optional), RedisCheck::new(conn.clone()));
+        b = b.check(
+            CheckSpec::new("task_queue", "queue", Criticality::Optional),
+            TaskQueueCheck::new(
+                conn,
+                vec![crate::settlement::QUEUE.to_string()],
+                crate::settlement::HEARTBEAT_PATTERN,
+                QueueThresholds::default(),
+            ),
+        );
+    }
+    b = b.check(
+        CheckSpec::new("mcp_orchestrator", "mcp", Criticality::Optional),
+        FnCheck(|| async { Probe::healthy("stand-in: the MCP orchestrator arrives with the MCP integration") }),
+    );
+    let m = market.clone();
+    b = b.check(
+        CheckSpec::new("trading", "internal", Criticality::Critical),
+        FnCheck(move || {
+            let age = m.age_ms();
+            async move {
+                if age > MAX_MARKET_DATA_AGE_MS {
+                    Probe::unhealthy(format!("market data is {age} ms old (limit {MAX_MARKET_DATA_AGE_MS} ms)"))
+                } else {
+                    Probe::healthy(format!("venue open, market data {age} ms old"))
+                }
+            }
+        }),
+    );
+    let client = InstrumentedClient::new(
+        reqwest::Client::builder().timeout(timeout).build().expect("HTTP client for health checks"),
+    );
+    let apis = config
+        .external_apis
+        .clone()
+        .unwrap_or_else(|| vec![("venue".to_string(), format!("{base}/sim/venue/status"), 200)]);
+    for (name, url, status) in apis {
+        b = b.check(
+            CheckSpec::new(format!("external_api:{name}"), "http", Criticality::Optional),
+            HttpCheck::new(client.clone(), url, status),
+        );
+    }
+    b.build()
 }
 
 /// `GET /`: where to look (the live dashboard page replaces it).

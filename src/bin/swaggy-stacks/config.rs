@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
+use std::time::Duration;
 use swaggy_telemetry::db::DbMeta;
 
 /// Swaggy Stacks: a paper-trading reference service instrumented with swaggy-telemetry.
@@ -31,6 +32,22 @@ pub struct Cli {
     /// Quote cache TTL in seconds.
     #[arg(long = "quote-ttl", env = "QUOTE_TTL", global = true, value_name = "SECS")]
     pub quote_ttl: Option<String>,
+
+    /// How often health checks run in the background (e.g. 30s, 500ms).
+    #[arg(long = "health-interval", env = "HEALTH_INTERVAL", global = true, value_name = "DURATION")]
+    pub health_interval: Option<String>,
+
+    /// Bound on each health probe.
+    #[arg(long = "health-timeout", env = "HEALTH_TIMEOUT", global = true, value_name = "DURATION")]
+    pub health_timeout: Option<String>,
+
+    /// On-demand refreshes (`/health?fresh=1`) happen at most this often.
+    #[arg(long = "health-min-refresh", env = "HEALTH_MIN_REFRESH", global = true, value_name = "DURATION")]
+    pub health_min_refresh: Option<String>,
+
+    /// External APIs to health-check: `name=url[=status],…` (default: the simulated venue).
+    #[arg(long = "external-apis", env = "EXTERNAL_APIS", global = true, value_name = "LIST", hide_env_values = true)]
+    pub external_apis: Option<String>,
 }
 
 /// What to run.
@@ -52,6 +69,9 @@ pub struct AppConfig {
     pub redis: Option<redis::Client>,
     pub rate: f64,
     pub quote_ttl: u64,
+    pub health: swaggy_telemetry::health::HealthConfig,
+    /// `(name, url, expected status)`; `None`: check the simulated venue.
+    pub external_apis: Option<Vec<(String, String, u16)>>,
 }
 
 /// A bad setting (printed as one line, exit status 2).
@@ -75,6 +95,73 @@ fn err(setting: &'static str, message: impl Into<String>) -> ConfigError {
 pub fn default_database_url() -> String {
     let path = std::env::temp_dir().join("swaggy-stacks-demo.db");
     format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// Parses a duration like `30s`, `500ms`, `2m` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let v: f64 = num.parse().ok()?;
+    if !v.is_finite() || v < 0.0 {
+        return None;
+    }
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" => v,
+        "m" => v * 60.0,
+        "h" => v * 3600.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(secs))
+}
+
+fn duration_setting(
+    raw: Option<String>,
+    setting: &'static str,
+    default: Duration,
+    range: std::ops::RangeInclusive<Duration>,
+) -> Result<Duration, ConfigError> {
+    let Some(raw) = raw else { return Ok(default) };
+    match parse_duration(&raw) {
+        Some(d) if range.contains(&d) => Ok(d),
+        _ => Err(err(
+            setting,
+            format!("{raw:?} is not a duration between {:?} and {:?} (e.g. 30s, 500ms)", range.start(), range.end()),
+        )),
+    }
+}
+
+fn parse_external_apis(raw: &str) -> Result<Vec<(String, String, u16)>, ConfigError> {
+    const SETTING: &str = "--external-apis/EXTERNAL_APIS";
+    let mut out = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let Some((name, rest)) = entry.split_once('=') else {
+            return Err(err(SETTING, "each entry is name=url or name=url=status"));
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(err(SETTING, format!("{name:?} is not a valid check name (letters, digits, _ and -)")));
+        }
+        let (url, status) = match rest.rsplit_once('=') {
+            Some((u, code)) if code.chars().all(|c| c.is_ascii_digit()) && !code.is_empty() => {
+                (u, code.parse::<u16>().ok().filter(|c| (100..600).contains(c)))
+            }
+            _ => (rest, Some(200)),
+        };
+        let Some(status) = status else {
+            return Err(err(SETTING, format!("the expected status of {name} must be 100-599")));
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.parse::<http::Uri>().is_err() {
+            return Err(err(SETTING, format!("the URL of {name} must be http:// or https://")));
+        }
+        out.push((name.to_string(), url.to_string(), status));
+    }
+    if out.len() > 32 {
+        return Err(err(SETTING, "at most 32 external APIs"));
+    }
+    Ok(out)
 }
 
 impl AppConfig {
@@ -124,6 +211,53 @@ impl AppConfig {
                 }
             },
         };
-        Ok(AppConfig { mode, listen, database_url, database_meta, redis, rate, quote_ttl })
+        let health = swaggy_telemetry::health::HealthConfig {
+            interval: duration_setting(
+                cli.health_interval,
+                "--health-interval/HEALTH_INTERVAL",
+                Duration::from_secs(30),
+                Duration::from_millis(100)..=Duration::from_secs(3600),
+            )?,
+            timeout: duration_setting(
+                cli.health_timeout,
+                "--health-timeout/HEALTH_TIMEOUT",
+                Duration::from_secs(2),
+                Duration::from_millis(10)..=Duration::from_secs(60),
+            )?,
+            min_refresh: duration_setting(
+                cli.health_min_refresh,
+                "--health-min-refresh/HEALTH_MIN_REFRESH",
+                Duration::from_secs(1),
+                Duration::ZERO..=Duration::from_secs(3600),
+            )?,
+        };
+        let external_apis = cli.external_apis.as_deref().map(parse_external_apis).transpose()?;
+        Ok(AppConfig { mode, listen, database_url, database_meta, redis, rate, quote_ttl, health, external_apis })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("-1s"), None);
+    }
+
+    #[test]
+    fn external_apis() {
+        let v = parse_external_apis("venue=http://x/status, fx=https://fx.example/health=204").unwrap();
+        assert_eq!(v[0], ("venue".into(), "http://x/status".into(), 200));
+        assert_eq!(v[1], ("fx".into(), "https://fx.example/health".into(), 204));
+        assert!(parse_external_apis("nourl").is_err());
+        assert!(parse_external_apis("a=ftp://x").is_err());
+        assert!(parse_external_apis("a=http://x=999").is_err());
+        assert!(parse_external_apis("bad name=http://x").is_err());
     }
 }

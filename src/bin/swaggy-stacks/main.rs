@@ -11,6 +11,7 @@ mod market;
 mod metrics;
 mod portfolio;
 mod quotes;
+mod settlement;
 mod simulator;
 mod store;
 
@@ -59,13 +60,6 @@ async fn run(config: AppConfig) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let app = match app::App::start(&config).await {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("swaggy-stacks: {e}");
-            return ExitCode::from(2);
-        }
-    };
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -75,6 +69,13 @@ async fn run(config: AppConfig) -> ExitCode {
     };
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| config.listen.to_string());
     let base = format!("http://{addr}");
+    let app = match app::App::start(&config, &base).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("swaggy-stacks: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let router = app.router(guard.prometheus_registry().clone(), guard.overflow().clone());
 
     println!("swaggy-stacks {} ({:?}) listening on {base}", env!("CARGO_PKG_VERSION"), config.mode);

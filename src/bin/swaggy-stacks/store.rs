@@ -77,6 +77,11 @@ impl Store {
         Ok(Store { pool: InstrumentedPool::new(pool, meta), ready: Arc::new(AtomicBool::new(false)) })
     }
 
+    /// The instrumented pool.
+    pub fn pool(&self) -> &InstrumentedPool<Any> {
+        &self.pool
+    }
+
     /// Whether migrations have run.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
@@ -189,10 +194,5 @@ impl Store {
             created_at_ms: r.try_get(9)?,
             updated_at_ms: r.try_get(10)?,
         }))
-    }
-
-    /// Round trip used by the health check.
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").fetch_one(&self.pool).await.map(|_| ())
     }
 }
