@@ -23,6 +23,8 @@ extern crate self as swaggy_telemetry;
 pub mod cache;
 pub mod catalog;
 pub mod context;
+#[cfg(feature = "axum")]
+pub mod dashboard;
 pub mod db;
 #[cfg(feature = "axum")]
 pub mod health;
@@ -30,6 +32,8 @@ pub mod health;
 pub mod http;
 pub mod instrument;
 pub mod process;
+#[cfg(feature = "axum")]
+pub mod stream;
 pub mod telemetry;
 
 pub use telemetry::{InitError, ShutdownError, Telemetry, TelemetryBuilder, TelemetryGuard};

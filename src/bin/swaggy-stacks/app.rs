@@ -10,7 +10,6 @@ use crate::quotes::QuoteCache;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::response::Html;
 use axum::routing::{get, post};
 use futures_util::future::BoxFuture;
 use serde_json::json;
@@ -40,6 +39,7 @@ pub struct AppState {
 pub struct App {
     pub state: AppState,
     pub health: HealthCollector,
+    pub stream: swaggy_telemetry::stream::StreamHub,
     pub stop: watch::Sender<bool>,
 }
 
@@ -68,7 +68,12 @@ impl HealthCheck for StoreCheck {
 impl App {
     /// Builds the state and starts the market feed, the database bootstrap, the settlement
     /// worker and the health collector. `base` is the service's own URL.
-    pub async fn start(config: &AppConfig, base: &str) -> Result<App, String> {
+    pub async fn start(
+        config: &AppConfig,
+        base: &str,
+        registry: prometheus::Registry,
+        overflow: Arc<OverflowWatch>,
+    ) -> Result<App, String> {
         let metrics = TradingMetrics::new();
         let market = Market::new();
         let store = Store::connect_lazy(&config.database_url, config.database_meta.clone())
@@ -91,7 +96,15 @@ impl App {
             tokio::spawn(crate::settlement::worker(client.clone(), stop_rx.clone()));
         }
         health.spawn(stop_rx);
-        Ok(App { state: AppState { market, portfolio, store, quotes, broker }, health, stop })
+        let stream = crate::stream::hub(
+            config.stream.clone(),
+            health.clone(),
+            registry,
+            overflow,
+            portfolio.clone(),
+            market.clone(),
+        );
+        Ok(App { state: AppState { market, portfolio, store, quotes, broker }, health, stream, stop })
     }
 
     /// The router with every endpoint, instrumented.
@@ -103,7 +116,8 @@ impl App {
             .route("/api/quotes/{symbol}", get(api::quote))
             .route("/metrics", metrics_handler(registry, overflow))
             .route("/sim/venue/status", get(venue_status))
-            .route("/", get(index))
+            .route("/ws", swaggy_telemetry::stream::ws_route(self.stream.clone()))
+            .route("/", swaggy_telemetry::dashboard::page())
             .merge(health_routes(self.health.clone()))
             .fallback(api::not_found)
             .method_not_allowed_fallback(api::method_not_allowed)
@@ -208,13 +222,4 @@ fn health_collector(
         );
     }
     b.build()
-}
-
-/// `GET /`: where to look (the live dashboard page replaces it).
-async fn index() -> Html<&'static str> {
-    Html(
-        "<!doctype html><title>Swaggy Stacks</title><h1>Swaggy Stacks</h1><ul>\
-         <li><a href=/metrics>/metrics</a></li><li><a href=/health>/health</a></li>\
-         <li><a href=/api/portfolio>/api/portfolio</a></li><li><a href=/api/quotes/AAPL>/api/quotes/AAPL</a></li></ul>",
-    )
 }

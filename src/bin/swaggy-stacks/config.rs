@@ -45,6 +45,14 @@ pub struct Cli {
     #[arg(long = "health-min-refresh", env = "HEALTH_MIN_REFRESH", global = true, value_name = "DURATION")]
     pub health_min_refresh: Option<String>,
 
+    /// WebSocket connections at most (more are refused with 503).
+    #[arg(long = "ws-max-connections", env = "WS_MAX_CONNECTIONS", global = true, value_name = "N")]
+    pub ws_max_connections: Option<String>,
+
+    /// Origins allowed to open `/ws` besides the server's own (comma-separated, `*` for any).
+    #[arg(long = "ws-allowed-origins", env = "WS_ALLOWED_ORIGINS", global = true, value_name = "LIST")]
+    pub ws_allowed_origins: Option<String>,
+
     /// External APIs to health-check: `name=url[=status],…` (default: the simulated venue).
     #[arg(long = "external-apis", env = "EXTERNAL_APIS", global = true, value_name = "LIST", hide_env_values = true)]
     pub external_apis: Option<String>,
@@ -72,6 +80,7 @@ pub struct AppConfig {
     pub health: swaggy_telemetry::health::HealthConfig,
     /// `(name, url, expected status)`; `None`: check the simulated venue.
     pub external_apis: Option<Vec<(String, String, u16)>>,
+    pub stream: swaggy_telemetry::stream::StreamConfig,
 }
 
 /// A bad setting (printed as one line, exit status 2).
@@ -232,7 +241,49 @@ impl AppConfig {
             )?,
         };
         let external_apis = cli.external_apis.as_deref().map(parse_external_apis).transpose()?;
-        Ok(AppConfig { mode, listen, database_url, database_meta, redis, rate, quote_ttl, health, external_apis })
+        let mut stream = swaggy_telemetry::stream::StreamConfig::default();
+        if let Some(n) = cli.ws_max_connections {
+            stream.max_connections = match n.parse::<usize>() {
+                Ok(v) if (1..=100_000).contains(&v) => v,
+                _ => {
+                    return Err(err(
+                        "--ws-max-connections/WS_MAX_CONNECTIONS",
+                        format!("{n:?} is not a number in [1, 100000]"),
+                    ));
+                }
+            };
+        }
+        if let Some(list) = cli.ws_allowed_origins {
+            for o in list.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+                if o != "*" && !(o.starts_with("http://") || o.starts_with("https://")) {
+                    return Err(err(
+                        "--ws-allowed-origins/WS_ALLOWED_ORIGINS",
+                        format!("{o:?} is not an origin like https://host:port"),
+                    ));
+                }
+                stream.allowed_origins.push(o.trim_end_matches('/').to_string());
+            }
+        }
+        // A secret: environment only, never a flag (flags show up in process listings).
+        if let Ok(token) = std::env::var("WS_TOKEN") {
+            let token = token.trim().to_string();
+            if token.len() < 8 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(err("WS_TOKEN", "must be at least 8 characters without spaces"));
+            }
+            stream.token = Some(token);
+        }
+        Ok(AppConfig {
+            mode,
+            listen,
+            database_url,
+            database_meta,
+            redis,
+            rate,
+            quote_ttl,
+            health,
+            external_apis,
+            stream,
+        })
     }
 }
 

@@ -14,6 +14,7 @@ mod quotes;
 mod settlement;
 mod simulator;
 mod store;
+mod stream;
 
 use clap::Parser;
 use clap::error::ErrorKind;
@@ -69,7 +70,8 @@ async fn run(config: AppConfig) -> ExitCode {
     };
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| config.listen.to_string());
     let base = format!("http://{addr}");
-    let app = match app::App::start(&config, &base).await {
+    let app = match app::App::start(&config, &base, guard.prometheus_registry().clone(), guard.overflow().clone()).await
+    {
         Ok(a) => a,
         Err(e) => {
             eprintln!("swaggy-stacks: {e}");
@@ -99,7 +101,15 @@ async fn run(config: AppConfig) -> ExitCode {
         tokio::spawn(simulator::run(base.clone(), config.rate, app.stop.subscribe()));
     }
     let stop = app.stop.clone();
-    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await;
+    let hub = app.stream.clone();
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Every stream client gets a close frame before the server stops.
+            hub.shutdown();
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        })
+        .await;
     let _ = stop.send(true);
     if let Err(e) = served {
         tracing::error!(error = %e, "server error");

@@ -99,6 +99,18 @@ impl Market {
         self.quotes.read().ok()?.get(symbol).cloned()
     }
 
+    /// Every quote, by symbol (the `quotes` stream topic).
+    pub fn quotes_json(&self) -> serde_json::Value {
+        let quotes = self.quotes.read().map(|q| q.values().cloned().collect::<Vec<_>>()).unwrap_or_default();
+        let map: serde_json::Map<String, serde_json::Value> = quotes
+            .into_iter()
+            .map(|q| {
+                (q.symbol.clone(), serde_json::json!({ "bid": q.bid, "ask": q.ask, "last": q.last, "ts_ms": q.ts_ms }))
+            })
+            .collect();
+        serde_json::Value::Object(map)
+    }
+
     /// Milliseconds since the newest quote.
     pub fn age_ms(&self) -> i64 {
         let newest = self.quotes.read().map(|q| q.values().map(|q| q.ts_ms).max().unwrap_or(0)).unwrap_or(0);
