@@ -57,10 +57,10 @@ async fn main() {
                 return;
             }
             while let Some(Ok(m)) = ws.next().await {
-                if let Message::Text(t) = m {
-                    if t.as_str().starts_with("{\"type\":\"data\"") {
-                        frames.fetch_add(1, Ordering::Relaxed);
-                    }
+                if let Message::Text(t) = m
+                    && t.as_str().starts_with("{\"type\":\"data\"")
+                {
+                    frames.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }));
