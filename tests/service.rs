@@ -589,7 +589,6 @@ const PENDING: &[(&str, &str)] = &[
     ("swaggy.agent.", "agent coordination"),
     ("gen_ai.", "AI insights"),
     ("swaggy.ai.", "AI insights"),
-    ("swaggy.websocket.", "WebSocket stream"),
 ];
 
 /// Present only when the condition they report occurs (a healthy run never shows them).

@@ -271,7 +271,7 @@ catalog! {
         }
         /// Orders in flight.
         ORDERS_ACTIVE: UpDownCounterDef<()> {
-            name: "swaggy.trading.orders.active", unit: "{order}",
+            name: "swaggy.trading.orders.active", unit: "{order}", zero_init: true,
             description: "Orders between submission and a final state.", source: "reference service",
         }
     }
@@ -414,7 +414,7 @@ catalog! {
     category "WebSocket stream" {
         /// Open connections.
         WS_CONNECTIONS: UpDownCounterDef<()> {
-            name: "swaggy.websocket.connections", unit: "{connection}",
+            name: "swaggy.websocket.connections", unit: "{connection}", zero_init: true,
             description: "Open WebSocket connections.", source: "WebSocket stream",
         }
         /// Connection limit.
@@ -436,12 +436,12 @@ catalog! {
         }
         /// Errors.
         WS_ERRORS: CounterDef<(WsReason,)> {
-            name: "swaggy.websocket.errors", unit: "{error}",
+            name: "swaggy.websocket.errors", unit: "{error}", zero_init: true,
             description: "Protocol errors and forced closes, by reason.", source: "WebSocket stream",
         }
         /// Refused upgrades.
         WS_REFUSALS: CounterDef<(WsReason,)> {
-            name: "swaggy.websocket.refusals", unit: "{connection}",
+            name: "swaggy.websocket.refusals", unit: "{connection}", zero_init: true,
             description: "Upgrade requests refused, by reason.", source: "WebSocket stream",
         }
     }

@@ -201,10 +201,6 @@ impl StreamHubBuilder {
             errors: WS_ERRORS.build(&meter),
             refusals: WS_REFUSALS.build(&meter),
         };
-        metrics.connections.bind(&());
-        for reason in [WsReason::Capacity, WsReason::Unauthorized, WsReason::ForbiddenOrigin] {
-            metrics.refusals.bind(&(reason,));
-        }
         let limit = self.config.max_connections as i64;
         WS_CONNECTION_LIMIT.register(&meter, move |o| o.observe(limit, ()));
         let (shutdown, _) = watch::channel(false);

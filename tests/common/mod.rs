@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod otlp;
+pub mod pipeline;
 pub mod prom;
 pub mod service;
 pub mod services;

@@ -119,9 +119,13 @@ pub struct PrivateRedis {
 
 impl PrivateRedis {
     pub fn start() -> Option<PrivateRedis> {
+        Self::start_on(free_port())
+    }
+
+    /// A server on `port` (e.g. a restart where the previous one was killed).
+    pub fn start_on(port: u16) -> Option<PrivateRedis> {
         let bin = require_tool("redis-server", "redis-server")?;
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
         let child = Command::new(bin)
             .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
             .arg("--dir")
