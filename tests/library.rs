@@ -3,46 +3,20 @@
 
 mod common;
 
+use common::telemetry::{attr, finished, install_in_memory as install, metrics};
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use common::services::{PG_ADMIN_URL, REDIS_URL};
-use common::{PgDb, Scrape, require};
+use common::{PgDb, require};
+use opentelemetry::Value;
 use opentelemetry::trace::{SpanKind, Status};
-use opentelemetry::{Key, Value};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use std::time::{Duration, Instant};
+use swaggy_telemetry::Telemetry;
 use swaggy_telemetry::telemetry::{EnvSource, ExporterKind, OtlpProtocol};
-use swaggy_telemetry::{Telemetry, TelemetryGuard};
 use tower::ServiceExt;
-
-/// Installs telemetry with an in-memory span exporter, Prometheus, and nothing from the
-/// environment.
-fn install() -> (TelemetryGuard, InMemorySpanExporter) {
-    let spans = InMemorySpanExporter::default();
-    let guard = Telemetry::builder()
-        .with_env(EnvSource::from_pairs(Vec::<(String, String)>::new()))
-        .with_logging(false)
-        .with_process_metrics(false)
-        .with_span_exporter(spans.clone())
-        .install()
-        .expect("install");
-    (guard, spans)
-}
-
-fn finished(guard: &TelemetryGuard, exporter: &InMemorySpanExporter) -> Vec<SpanData> {
-    guard.force_flush().expect("flush");
-    exporter.get_finished_spans().expect("spans")
-}
-
-fn attr(span: &SpanData, key: &str) -> Option<Value> {
-    span.attributes.iter().find(|kv| kv.key == Key::from(key.to_string())).map(|kv| kv.value.clone())
-}
-
-fn metrics(guard: &TelemetryGuard) -> Scrape {
-    Scrape::parse(&swaggy_telemetry::http::render_prometheus(guard.prometheus_registry(), guard.overflow()))
-}
 
 #[tokio::test]
 async fn http_layer_names_spans_by_route_and_flags_only_5xx() {

@@ -3,49 +3,24 @@
 
 mod common;
 
+use common::telemetry::{attr, finished, install_in_memory as install, metrics};
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use axum::routing::get;
+use common::require;
 use common::services::REDIS_URL;
-use common::{Scrape, require};
+use opentelemetry::Value;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
-use opentelemetry::{Key, Value};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use opentelemetry_sdk::trace::SpanData;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use swaggy_telemetry::catalog::values::{CancelReason, OrderSide, OrderType, RejectReason};
-use swaggy_telemetry::telemetry::EnvSource;
 use swaggy_telemetry::{
-    ErrorKind, Telemetry, TelemetryGuard, TradeOutcome, TradeResult, instrument_mcp, instrument_query,
-    instrument_trade, instrumented,
+    ErrorKind, TradeOutcome, TradeResult, instrument_mcp, instrument_query, instrument_trade, instrumented,
 };
 use tower::ServiceExt;
-
-fn install() -> (TelemetryGuard, InMemorySpanExporter) {
-    let spans = InMemorySpanExporter::default();
-    let guard = Telemetry::builder()
-        .with_env(EnvSource::from_pairs(Vec::<(String, String)>::new()))
-        .with_logging(false)
-        .with_process_metrics(false)
-        .with_span_exporter(spans.clone())
-        .install()
-        .expect("install");
-    (guard, spans)
-}
-
-fn finished(guard: &TelemetryGuard, exporter: &InMemorySpanExporter) -> Vec<SpanData> {
-    guard.force_flush().expect("flush");
-    exporter.get_finished_spans().expect("spans")
-}
-
-fn metrics(guard: &TelemetryGuard) -> Scrape {
-    Scrape::parse(&swaggy_telemetry::http::render_prometheus(guard.prometheus_registry(), guard.overflow()))
-}
-
-fn attr(span: &SpanData, key: &str) -> Option<Value> {
-    span.attributes.iter().find(|kv| kv.key == Key::from(key.to_string())).map(|kv| kv.value.clone())
-}
 
 fn span<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
     spans.iter().find(|s| s.name == name).unwrap_or_else(|| {

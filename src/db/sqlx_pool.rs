@@ -126,6 +126,14 @@ impl Op {
         self.record(status, error_type, rows);
     }
 
+    /// Finishes a single-row fetch.
+    fn finish_row<R>(self, r: &Result<Option<R>, sqlx::Error>) {
+        match r {
+            Ok(row) => self.finish(Ok(Some(u64::from(row.is_some())))),
+            Err(e) => self.finish(Err(e)),
+        }
+    }
+
     fn record(&self, status: Option<String>, error_type: Option<Cow<'static, str>>, rows: Option<u64>) {
         let elapsed = self.start.elapsed().as_secs_f64();
         let s = &self.shared;
@@ -174,6 +182,32 @@ impl Drop for Op {
             self.record(None, Some(Cow::Borrowed("cancelled")), None);
         }
     }
+}
+
+/// Forwards `inner`, counting rows; finishes `op` at its end or at the first error.
+fn observed<'s, A: Send + 's, B: Send + 's>(
+    op: Op,
+    mut inner: BoxStream<'s, Result<Either<A, B>, sqlx::Error>>,
+) -> BoxStream<'s, Result<Either<A, B>, sqlx::Error>> {
+    Box::pin(async_stream::stream! {
+        let mut rows = 0u64;
+        while let Some(item) = inner.next().await {
+            match item {
+                Ok(v) => {
+                    if v.is_right() {
+                        rows += 1;
+                    }
+                    yield Ok(v);
+                }
+                Err(e) => {
+                    op.finish(Err(&e));
+                    yield Err(e);
+                    return;
+                }
+            }
+        }
+        op.finish(Ok(Some(rows)));
+    })
 }
 
 /// A query with its SQL taken out (so telemetry can read it) and put back for the driver.
@@ -373,33 +407,13 @@ where
                     return;
                 }
             };
-            let mut rows = 0u64;
-            let mut failed = None;
             {
-                let mut inner = (&mut *lease.conn).fetch_many(query);
+                let mut inner = observed(op, (&mut *lease.conn).fetch_many(query));
                 while let Some(item) = inner.next().await {
-                    match item {
-                        Ok(v) => {
-                            if v.is_right() {
-                                rows += 1;
-                            }
-                            yield Ok(v);
-                        }
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
+                    yield item;
                 }
             }
             end_lease(lease, &shared);
-            match failed {
-                Some(e) => {
-                    op.finish(Err(&e));
-                    yield Err(e);
-                }
-                None => op.finish(Ok(Some(rows))),
-            }
         })
     }
 
@@ -425,10 +439,7 @@ where
             };
             let r = (&mut *lease.conn).fetch_optional(query).await;
             end_lease(lease, &shared);
-            match &r {
-                Ok(row) => op.finish(Ok(Some(u64::from(row.is_some())))),
-                Err(e) => op.finish(Err(e)),
-            }
+            op.finish_row(&r);
             r
         }
         .boxed()
@@ -511,27 +522,7 @@ where
         let Some(tx) = self.tx.as_mut() else {
             return futures_util::stream::once(async { Err(sqlx::Error::PoolClosed) }).boxed();
         };
-        let inner = (&mut **tx).fetch_many(query);
-        Box::pin(async_stream::stream! {
-            let mut inner = inner;
-            let mut rows = 0u64;
-            while let Some(item) = inner.next().await {
-                match item {
-                    Ok(v) => {
-                        if v.is_right() {
-                            rows += 1;
-                        }
-                        yield Ok(v);
-                    }
-                    Err(e) => {
-                        op.finish(Err(&e));
-                        yield Err(e);
-                        return;
-                    }
-                }
-            }
-            op.finish(Ok(Some(rows)));
-        })
+        observed(op, (&mut **tx).fetch_many(query))
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(
@@ -550,10 +541,7 @@ where
         let fut = (&mut **tx).fetch_optional(query);
         async move {
             let r = fut.await;
-            match &r {
-                Ok(row) => op.finish(Ok(Some(u64::from(row.is_some())))),
-                Err(e) => op.finish(Err(e)),
-            }
+            op.finish_row(&r);
             r
         }
         .boxed()

@@ -476,41 +476,53 @@ fn tonic_metadata(
     Ok(map)
 }
 
+/// Builds an OTLP exporter from `$builder` (a span or metric exporter builder) for `target`:
+/// gRPC on the telemetry runtime, HTTP with the blocking client. Yields `(exporter, runner)`.
+macro_rules! otlp_exporter {
+    ($builder:expr, $target:expr, $runtime:expr, $signal:literal) => {{
+        let target: &OtlpTarget = $target;
+        match target.protocol {
+            OtlpProtocol::Grpc => {
+                let rt = $runtime.expect("runtime built for gRPC");
+                let _enter = rt.enter();
+                let mut b = $builder
+                    .with_tonic()
+                    .with_endpoint(target.endpoint.clone())
+                    .with_timeout(target.timeout)
+                    .with_metadata(tonic_metadata(&target.headers, $signal)?);
+                if target.gzip {
+                    b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
+                }
+                let e = b.build().map_err(exporter_error($signal))?;
+                (e, ExportRunner::Tokio(rt.handle().clone(), target.timeout))
+            }
+            OtlpProtocol::HttpProtobuf => {
+                let mut b = $builder
+                    .with_http()
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_endpoint(target.endpoint.clone())
+                    .with_timeout(target.timeout)
+                    .with_headers(target.headers.iter().cloned().collect());
+                if target.gzip {
+                    b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
+                }
+                (b.build().map_err(exporter_error($signal))?, ExportRunner::Plain)
+            }
+        }
+    }};
+}
+
 fn build_metric_exporter(
     target: &OtlpTarget,
     temporality: Temporality,
     runtime: Option<&tokio::runtime::Runtime>,
 ) -> Result<(opentelemetry_otlp::MetricExporter, ExportRunner), InitError> {
-    let builder = opentelemetry_otlp::MetricExporter::builder().with_temporality(temporality);
-    match target.protocol {
-        OtlpProtocol::Grpc => {
-            let rt = runtime.expect("runtime built for gRPC");
-            let _enter = rt.enter();
-            let mut b = builder
-                .with_tonic()
-                .with_endpoint(target.endpoint.clone())
-                .with_timeout(target.timeout)
-                .with_metadata(tonic_metadata(&target.headers, "metrics")?);
-            if target.gzip {
-                b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            let e = b.build().map_err(exporter_error("metrics"))?;
-            Ok((e, ExportRunner::Tokio(rt.handle().clone(), target.timeout)))
-        }
-        OtlpProtocol::HttpProtobuf => {
-            let mut b = builder
-                .with_http()
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_endpoint(target.endpoint.clone())
-                .with_timeout(target.timeout)
-                .with_headers(target.headers.iter().cloned().collect());
-            if target.gzip {
-                b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            let e = b.build().map_err(exporter_error("metrics"))?;
-            Ok((e, ExportRunner::Plain))
-        }
-    }
+    Ok(otlp_exporter!(
+        opentelemetry_otlp::MetricExporter::builder().with_temporality(temporality),
+        target,
+        runtime,
+        "metrics"
+    ))
 }
 
 fn build_span_processor(
@@ -520,44 +532,9 @@ fn build_span_processor(
     settings: QueueSettings,
     metrics: SelfMetrics,
 ) -> Result<QueueSpanProcessor, InitError> {
-    let builder = opentelemetry_otlp::SpanExporter::builder();
-    let spawn_err = |e: std::io::Error| InitError::Runtime(e.to_string());
-    match target.protocol {
-        OtlpProtocol::Grpc => {
-            let rt = runtime.expect("runtime built for gRPC");
-            let _enter = rt.enter();
-            let mut b = builder
-                .with_tonic()
-                .with_endpoint(target.endpoint.clone())
-                .with_timeout(target.timeout)
-                .with_metadata(tonic_metadata(&target.headers, "traces")?);
-            if target.gzip {
-                b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            let e = b.build().map_err(exporter_error("traces"))?;
-            QueueSpanProcessor::new(
-                e,
-                resource,
-                ExportRunner::Tokio(rt.handle().clone(), target.timeout),
-                settings,
-                metrics,
-            )
-            .map_err(spawn_err)
-        }
-        OtlpProtocol::HttpProtobuf => {
-            let mut b = builder
-                .with_http()
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_endpoint(target.endpoint.clone())
-                .with_timeout(target.timeout)
-                .with_headers(target.headers.iter().cloned().collect());
-            if target.gzip {
-                b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            let e = b.build().map_err(exporter_error("traces"))?;
-            QueueSpanProcessor::new(e, resource, ExportRunner::Plain, settings, metrics).map_err(spawn_err)
-        }
-    }
+    let (exporter, runner) = otlp_exporter!(opentelemetry_otlp::SpanExporter::builder(), target, runtime, "traces");
+    QueueSpanProcessor::new(exporter, resource, runner, settings, metrics)
+        .map_err(|e| InitError::Runtime(e.to_string()))
 }
 
 fn register_self_gauges(meter: &Meter, overflow: &Arc<OverflowWatch>, config: &TelemetryConfig) {

@@ -8,6 +8,7 @@ pub mod pipeline;
 pub mod prom;
 pub mod service;
 pub mod services;
+pub mod telemetry;
 
 pub use prom::{Sample, Scrape};
 pub use service::Service;
