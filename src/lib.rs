@@ -26,11 +26,14 @@ pub mod context;
 #[cfg(feature = "axum")]
 pub mod dashboard;
 pub mod db;
+pub mod genai;
 #[cfg(feature = "axum")]
 pub mod health;
 #[cfg(feature = "axum")]
 pub mod http;
 pub mod instrument;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 pub mod process;
 #[cfg(feature = "axum")]
 pub mod stream;

@@ -157,3 +157,32 @@ pub async fn method_not_allowed() -> AppError {
         message: "method not allowed".into(),
     }
 }
+
+/// `POST /api/agents/analyze` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyzeRequest {
+    symbol: String,
+    #[serde(default)]
+    execute: bool,
+    #[serde(default)]
+    quantity: Option<i64>,
+}
+
+/// `POST /api/agents/analyze`: one agent coordination (MCP calls, an insight, a risk opinion;
+/// with `"execute": true` an order) in this request's trace.
+pub async fn analyze(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<AnalyzeRequest>,
+) -> Result<Response, AppError> {
+    let symbol = state
+        .market
+        .canonical(&body.symbol)
+        .ok_or_else(|| AppError::invalid("unknown_symbol", "symbol is not in the universe"))?;
+    let quantity = body.quantity.unwrap_or(10);
+    if !(1..=10_000).contains(&quantity) {
+        return Err(AppError::invalid("invalid_quantity", "quantity must be an integer in [1, 10000]"));
+    }
+    let result = state.agents.trade_idea(symbol, quantity, body.execute).await?;
+    Ok(Json(result).into_response())
+}

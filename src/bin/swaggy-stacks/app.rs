@@ -19,6 +19,7 @@ use swaggy_telemetry::health::checks::{HttpCheck, QueueThresholds, RedisCheck, S
 use swaggy_telemetry::health::http::health_routes;
 use swaggy_telemetry::health::{CheckSpec, Criticality, FnCheck, HealthCheck, HealthCollector, Probe};
 use swaggy_telemetry::http::{HttpTelemetryLayer, InstrumentedClient, metrics_handler};
+use swaggy_telemetry::mcp::{ClientOptions, Orchestrator, OrchestratorCheck, ServerCheck};
 use swaggy_telemetry::telemetry::OverflowWatch;
 use tokio::sync::watch;
 
@@ -33,6 +34,7 @@ pub struct AppState {
     pub store: Store,
     pub quotes: QuoteCache,
     pub broker: Arc<Broker>,
+    pub agents: Arc<crate::agents::Agents>,
 }
 
 /// The running service's parts that outlive the router.
@@ -41,6 +43,7 @@ pub struct App {
     pub health: HealthCollector,
     pub stream: swaggy_telemetry::stream::StreamHub,
     pub stop: watch::Sender<bool>,
+    pub orchestrator: Orchestrator,
 }
 
 /// Market data older than this makes the trading check fail.
@@ -88,9 +91,11 @@ impl App {
             limits: RiskLimits::default(),
         });
         register_book_gauges(portfolio.clone(), market.clone());
+        let orchestrator = Orchestrator::start(config.mcp.clone(), ClientOptions::default());
+        let agents = Arc::new(crate::agents::Agents::new(orchestrator.clone(), broker.clone(), market.clone()));
         let (stop, stop_rx) = watch::channel(false);
         tokio::spawn(market.clone().run(metrics.clone(), Duration::from_millis(250), stop_rx.clone()));
-        let health = health_collector(config, base, &store, &quotes, &market);
+        let health = health_collector(config, base, &store, &quotes, &market, &orchestrator);
         tokio::spawn(bootstrap(store.clone(), portfolio.clone(), health.clone(), stop_rx.clone()));
         if let Some(client) = &config.redis {
             tokio::spawn(crate::settlement::worker(client.clone(), stop_rx.clone()));
@@ -104,7 +109,13 @@ impl App {
             portfolio.clone(),
             market.clone(),
         );
-        Ok(App { state: AppState { market, portfolio, store, quotes, broker }, health, stream, stop })
+        Ok(App {
+            state: AppState { market, portfolio, store, quotes, broker, agents },
+            health,
+            stream,
+            stop,
+            orchestrator,
+        })
     }
 
     /// The router with every endpoint, instrumented.
@@ -114,6 +125,7 @@ impl App {
             .route("/api/orders/{id}", get(api::get_order))
             .route("/api/portfolio", get(api::portfolio))
             .route("/api/quotes/{symbol}", get(api::quote))
+            .route("/api/agents/analyze", post(api::analyze))
             .route("/metrics", metrics_handler(registry, overflow))
             .route("/sim/venue/status", get(venue_status))
             .route("/ws", swaggy_telemetry::stream::ws_route(self.stream.clone()))
@@ -168,6 +180,7 @@ fn health_collector(
     store: &Store,
     quotes: &QuoteCache,
     market: &Arc<Market>,
+    orchestrator: &Orchestrator,
 ) -> HealthCollector {
     let timeout = config.health.timeout;
     let db_name = match config.database_meta.system {
@@ -192,8 +205,14 @@ fn health_collector(
     }
     b = b.check(
         CheckSpec::new("mcp_orchestrator", "mcp", Criticality::Optional),
-        FnCheck(|| async { Probe::healthy("stand-in: the MCP orchestrator arrives with the MCP integration") }),
+        OrchestratorCheck(orchestrator.clone()),
     );
+    for server in orchestrator.names() {
+        b = b.check(
+            CheckSpec::new(format!("mcp_server:{server}"), "mcp", Criticality::Optional),
+            ServerCheck { orchestrator: orchestrator.clone(), server },
+        );
+    }
     let m = market.clone();
     b = b.check(
         CheckSpec::new("trading", "internal", Criticality::Critical),

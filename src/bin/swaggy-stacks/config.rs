@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::time::Duration;
 use swaggy_telemetry::db::DbMeta;
+use swaggy_telemetry::mcp::{McpServersFile, ServerEntry};
 
 /// Swaggy Stacks: a paper-trading reference service instrumented with swaggy-telemetry.
 #[derive(Debug, Parser)]
@@ -53,6 +54,11 @@ pub struct Cli {
     #[arg(long = "ws-allowed-origins", env = "WS_ALLOWED_ORIGINS", global = true, value_name = "LIST")]
     pub ws_allowed_origins: Option<String>,
 
+    /// An `mcpServers` JSON file naming the MCP servers the agents use (default: the bundled
+    /// server, this executable's `mcp-server` over stdio, as `market`).
+    #[arg(long = "mcp-config", env = "MCP_CONFIG", global = true, value_name = "FILE")]
+    pub mcp_config: Option<String>,
+
     /// External APIs to health-check: `name=url[=status],…` (default: the simulated venue).
     #[arg(long = "external-apis", env = "EXTERNAL_APIS", global = true, value_name = "LIST", hide_env_values = true)]
     pub external_apis: Option<String>,
@@ -61,10 +67,16 @@ pub struct Cli {
 /// What to run.
 #[derive(Debug, Subcommand, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
-    /// Serve the API with the traffic simulator (the default).
+    /// Serve the API with the traffic simulator and the trading agents (the default).
     Demo,
-    /// Serve the API without the simulator.
+    /// Serve the API without the simulator and the agents.
     Serve,
+    /// Run the bundled MCP server (market data and risk tools).
+    McpServer {
+        /// `stdio` (what the demo spawns) or `http` (streamable HTTP on --listen, path /mcp).
+        #[arg(long, value_enum, default_value = "stdio")]
+        transport: crate::mcp_server::McpTransportArg,
+    },
 }
 
 /// Validated settings.
@@ -81,6 +93,8 @@ pub struct AppConfig {
     /// `(name, url, expected status)`; `None`: check the simulated venue.
     pub external_apis: Option<Vec<(String, String, u16)>>,
     pub stream: swaggy_telemetry::stream::StreamConfig,
+    /// The MCP servers (the bundled one unless `--mcp-config` names a file).
+    pub mcp: McpServersFile,
 }
 
 /// A bad setting (printed as one line, exit status 2).
@@ -104,6 +118,24 @@ fn err(setting: &'static str, message: impl Into<String>) -> ConfigError {
 pub fn default_database_url() -> String {
     let path = std::env::temp_dir().join("swaggy-stacks-demo.db");
     format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// The default MCP servers: this executable's `mcp-server` over stdio, named `market`.
+pub fn bundled_mcp_servers() -> McpServersFile {
+    let command = std::env::current_exe()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "swaggy-stacks".to_string());
+    let env = [("OTEL_SERVICE_NAME", "swaggy-stacks-mcp"), ("RUST_LOG", "warn")]
+        .into_iter()
+        .filter(|(k, _)| *k != "OTEL_SERVICE_NAME" || std::env::var_os("OTEL_SERVICE_NAME").is_none())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut file = McpServersFile::default();
+    file.servers.insert(
+        crate::agents::MARKET_SERVER.to_string(),
+        ServerEntry::Stdio { command, args: vec!["mcp-server".to_string()], env },
+    );
+    file
 }
 
 /// Parses a duration like `30s`, `500ms`, `2m` or a bare number of seconds.
@@ -272,7 +304,17 @@ impl AppConfig {
             }
             stream.token = Some(token);
         }
+        let mcp = match cli.mcp_config {
+            Some(path) => {
+                const SETTING: &str = "--mcp-config/MCP_CONFIG";
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| err(SETTING, format!("cannot read {path:?}: {}", e.kind())))?;
+                McpServersFile::parse(&text).map_err(|e| err(SETTING, format!("{path}: {e}")))?
+            }
+            None => bundled_mcp_servers(),
+        };
         Ok(AppConfig {
+            mcp,
             mode,
             listen,
             database_url,

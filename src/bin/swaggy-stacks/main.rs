@@ -2,12 +2,14 @@
 //!
 //! `cargo run --release` runs the demo on 127.0.0.1:8080 with embedded defaults.
 
+mod agents;
 mod api;
 mod app;
 mod broker;
 mod config;
 mod error;
 mod market;
+mod mcp_server;
 mod metrics;
 mod portfolio;
 mod quotes;
@@ -50,7 +52,49 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::McpServer { transport } = config.mode {
+        return runtime.block_on(run_mcp_server(config, transport));
+    }
     runtime.block_on(run(config))
+}
+
+/// `mcp-server`: the bundled MCP server. Over stdio, stdout carries MCP only (logs go to stderr).
+async fn run_mcp_server(config: AppConfig, transport: mcp_server::McpTransportArg) -> ExitCode {
+    let mut builder = Telemetry::builder();
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        builder = builder.with_service_name("swaggy-stacks-mcp");
+    }
+    let guard = match builder.install() {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("swaggy-stacks: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let served = match transport {
+        mcp_server::McpTransportArg::Stdio => mcp_server::run_stdio().await,
+        mcp_server::McpTransportArg::Http => match tokio::net::TcpListener::bind(config.listen).await {
+            Ok(listener) => {
+                let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                println!("swaggy-stacks mcp-server {} listening on http://{addr}/mcp", env!("CARGO_PKG_VERSION"));
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+                mcp_server::run_http(listener, shutdown_signal()).await
+            }
+            Err(e) => Err(format!("cannot listen on {}: {e}", config.listen)),
+        },
+    };
+    let code = match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("swaggy-stacks: {e}");
+            ExitCode::FAILURE
+        }
+    };
+    if let Err(e) = guard.shutdown() {
+        eprintln!("swaggy-stacks: {e}");
+    }
+    code
 }
 
 async fn run(config: AppConfig) -> ExitCode {
@@ -87,6 +131,7 @@ async fn run(config: AppConfig) -> ExitCode {
     println!("  portfolio     {base}/api/portfolio");
     println!("  quote         {base}/api/quotes/AAPL");
     println!("  orders        POST {base}/api/orders");
+    println!("  agents        POST {base}/api/agents/analyze  (MCP: {})", app.orchestrator.names().join(", "));
     println!("  database      {} ({})", config.database_meta.system, config.database_meta.namespace);
     println!("  redis         {}", if config.redis.is_some() { "configured" } else { "off (no REDIS_URL)" });
     let otlp = guard.config().traces_otlp.as_ref().or(guard.config().metrics_otlp.as_ref());
@@ -99,6 +144,7 @@ async fn run(config: AppConfig) -> ExitCode {
 
     if config.mode == Command::Demo {
         tokio::spawn(simulator::run(base.clone(), config.rate, app.stop.subscribe()));
+        tokio::spawn(app.state.agents.clone().run(std::time::Duration::from_secs(2), app.stop.subscribe()));
     }
     let stop = app.stop.clone();
     let hub = app.stream.clone();
@@ -111,6 +157,7 @@ async fn run(config: AppConfig) -> ExitCode {
         })
         .await;
     let _ = stop.send(true);
+    app.orchestrator.shutdown().await;
     if let Err(e) = served {
         tracing::error!(error = %e, "server error");
     }

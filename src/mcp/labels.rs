@@ -1,0 +1,78 @@
+//! Bounded metric attributes for MCP: method names and tool names come from peers and
+//! configuration, so both are folded into fixed sets before they become labels.
+
+use crate::catalog::values::{McpMethod, ToolName};
+use crate::catalog::{BoundedSet, BoundedStr};
+
+/// The methods of the MCP specification (2025-06-18 and 2026-07-28): always their own label.
+pub const KNOWN_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+    "server/discover",
+    "notifications/initialized",
+    "notifications/cancelled",
+    "notifications/progress",
+    "notifications/roots/list_changed",
+];
+
+/// The label every method outside the known set becomes (semconv's `_OTHER`).
+pub const OTHER_METHOD: &str = "_OTHER";
+
+/// Distinct tool or prompt names one connection or server labels before folding into `other`.
+pub const MAX_TOOL_LABELS: usize = 128;
+
+/// Folds method and tool names into bounded label values.
+#[derive(Debug)]
+pub struct Labeler {
+    tools: BoundedSet,
+}
+
+impl Default for Labeler {
+    fn default() -> Self {
+        Labeler { tools: BoundedSet::learning(MAX_TOOL_LABELS) }
+    }
+}
+
+impl Labeler {
+    /// `mcp.method.name`: a known method, or `_OTHER`.
+    pub fn method(&self, method: &str) -> McpMethod {
+        match KNOWN_METHODS.iter().find(|m| **m == method) {
+            Some(m) => McpMethod(BoundedStr::Static(m)),
+            None => McpMethod(BoundedStr::Static(OTHER_METHOD)),
+        }
+    }
+
+    /// `gen_ai.tool.name` for `tools/call` (bounded; `other` past [`MAX_TOOL_LABELS`]).
+    pub fn tool(&self, method: &str, target: Option<&str>) -> Option<ToolName> {
+        match (method, target) {
+            ("tools/call", Some(t)) => Some(ToolName(self.tools.get(t))),
+            _ => None,
+        }
+    }
+}
+
+/// `error.type` of a JSON-RPC error code: the code as a string (semconv), interned for the
+/// standard codes.
+pub fn error_type_of_code(code: i32) -> BoundedStr {
+    match code {
+        -32700 => BoundedStr::Static("-32700"),
+        -32600 => BoundedStr::Static("-32600"),
+        -32601 => BoundedStr::Static("-32601"),
+        -32602 => BoundedStr::Static("-32602"),
+        -32603 => BoundedStr::Static("-32603"),
+        -32002 => BoundedStr::Static("-32002"),
+        // Server-defined codes: bounded by the cardinality limit of the instrument.
+        c => BoundedStr::from(c.to_string()),
+    }
+}
