@@ -13,7 +13,7 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 struct Instruments {
@@ -24,30 +24,24 @@ struct Instruments {
     generation: u64,
 }
 
-fn instruments() -> &'static Mutex<Option<&'static Instruments>> {
-    static I: OnceLock<Mutex<Option<&'static Instruments>>> = OnceLock::new();
-    I.get_or_init(|| Mutex::new(None))
-}
+static INSTRUMENTS: LazyLock<Mutex<Option<Instruments>>> = LazyLock::new(|| Mutex::new(None));
 
-/// The handles, rebuilt after a (re)install of telemetry.
-fn handles() -> &'static Instruments {
+/// Runs `f` with the handles, rebuilt after a (re)install of telemetry.
+fn with_instruments(f: impl FnOnce(&Instruments)) {
     let generation = crate::telemetry::generation();
-    let mut slot = instruments().lock().unwrap_or_else(|e| e.into_inner());
-    match *slot {
-        Some(i) if i.generation == generation => i,
-        _ => {
-            let meter = crate::telemetry::meter();
-            // Leaked once per install: a handful of handles for the life of the process.
-            let i: &'static Instruments = Box::leak(Box::new(Instruments {
-                duration: AGENT_COORDINATION_DURATION.build(&meter),
-                count: AGENT_COORDINATIONS.build(&meter),
-                agents: AGENT_COORDINATION_AGENTS.build(&meter),
-                calls: AGENT_COORDINATION_CALLS.build(&meter),
-                generation,
-            }));
-            *slot = Some(i);
-            i
-        }
+    let mut slot = INSTRUMENTS.lock().unwrap_or_else(|e| e.into_inner());
+    if slot.as_ref().is_none_or(|i| i.generation != generation) {
+        let meter = crate::telemetry::meter();
+        *slot = Some(Instruments {
+            duration: AGENT_COORDINATION_DURATION.build(&meter),
+            count: AGENT_COORDINATIONS.build(&meter),
+            agents: AGENT_COORDINATION_AGENTS.build(&meter),
+            calls: AGENT_COORDINATION_CALLS.build(&meter),
+            generation,
+        });
+    }
+    if let Some(i) = slot.as_ref() {
+        f(i);
     }
 }
 
@@ -59,12 +53,13 @@ pub fn record_mcp_agent_coordination(
     duration: Duration,
     outcome: AgentOutcome,
 ) {
-    let h = handles();
     let task = AgentTask(BoundedStr::Static(task));
-    h.duration.record(duration.as_secs_f64(), (task.clone(), outcome));
-    h.count.add(1, (task.clone(), outcome));
-    h.agents.record(agents as f64, (task.clone(),));
-    h.calls.record(f64::from(calls), (task,));
+    with_instruments(|h| {
+        h.duration.record(duration.as_secs_f64(), (task.clone(), outcome));
+        h.count.add(1, (task.clone(), outcome));
+        h.agents.record(agents as f64, (task.clone(),));
+        h.calls.record(f64::from(calls), (task.clone(),));
+    });
 }
 
 /// One agent task in flight. Run its calls through [`Coordination::step`] (or inside

@@ -129,6 +129,8 @@ impl App {
             .route("/metrics", metrics_handler(registry, overflow))
             .route("/sim/venue/status", get(venue_status))
             .route("/ws", swaggy_telemetry::stream::ws_route(self.stream.clone()))
+            // The bundled MCP tools over streamable HTTP, on this service's own market.
+            .nest_service("/mcp", crate::mcp_server::http_service(self.state.market.clone()))
             .route("/", swaggy_telemetry::dashboard::page())
             .merge(health_routes(self.health.clone()))
             .fallback(api::not_found)

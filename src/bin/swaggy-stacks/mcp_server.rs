@@ -259,21 +259,31 @@ pub async fn run_stdio() -> Result<(), String> {
     Ok(())
 }
 
-/// Serves MCP over streamable HTTP at `{listener}/mcp` until a signal arrives.
+/// The tools over streamable HTTP (one instrumented handler per session), on `market`.
+pub fn http_service(
+    market: Arc<Market>,
+) -> rmcp::transport::StreamableHttpService<
+    InstrumentedServer<MarketDesk>,
+    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+> {
+    use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+    let desk = MarketDesk { market };
+    StreamableHttpService::new(
+        move || Ok(InstrumentedServer::new(desk.clone(), SERVER_NAME, NetworkTransport::Tcp)),
+        Default::default(),
+        StreamableHttpServerConfig::default(),
+    )
+}
+
+/// Serves MCP over streamable HTTP at `{listener}/mcp` until `shutdown` resolves.
 pub async fn run_http(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-    use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);
     let desk = desk(stop_rx);
-    let service = StreamableHttpService::new(
-        move || Ok(InstrumentedServer::new(desk.clone(), SERVER_NAME, NetworkTransport::Tcp)),
-        Arc::new(LocalSessionManager::default()),
-        StreamableHttpServerConfig::default(),
-    );
-    let router =
-        axum::Router::new().nest_service("/mcp", service).layer(swaggy_telemetry::http::HttpTelemetryLayer::new());
+    let router = axum::Router::new()
+        .nest_service("/mcp", http_service(desk.market))
+        .layer(swaggy_telemetry::http::HttpTelemetryLayer::new());
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())
 }

@@ -1,0 +1,489 @@
+//! MCP instrumentation against real servers: the bundled `swaggy-stacks mcp-server` over stdio
+//! and streamable HTTP (its own telemetry arrives at an in-test OTLP receiver), a third-party
+//! server (`@modelcontextprotocol/server-everything` from npm), the orchestrator's restart
+//! after a kill, the error classes, bad input, and one trace from an HTTP request of the
+//! reference service down to the MCP server's span.
+
+mod common;
+
+use common::otlp::{ReceivedSpan, Receiver};
+use common::service::{BIN, Service, run_to_exit};
+use common::telemetry::{attr, finished, install_in_memory, metrics};
+use opentelemetry::context::FutureExt as _;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, Value as OtelValue};
+use opentelemetry_sdk::trace::SpanData;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use swaggy_telemetry::catalog::values::HealthState;
+use swaggy_telemetry::health::HealthCheck;
+use swaggy_telemetry::mcp::{
+    CallError, ClientOptions, McpClient, McpServersFile, Orchestrator, ServerCheck, ServerEntry,
+};
+
+/// The request kinds every client must propagate context on, and how to make each.
+fn request_kinds() -> Vec<(&'static str, Value)> {
+    vec![
+        ("tools/list", Value::Null),
+        ("tools/call", json!({ "name": "get_quote", "arguments": { "symbol": "AAPL" } })),
+        ("resources/list", Value::Null),
+        ("resources/read", json!({ "uri": "swaggy://universe" })),
+        ("prompts/list", Value::Null),
+        ("prompts/get", json!({ "name": "market_brief", "arguments": { "symbol": "MSFT" } })),
+        ("ping", Value::Null),
+    ]
+}
+
+/// Environment of a bundled server child that exports its telemetry to `receiver`.
+fn server_env(receiver: &Receiver) -> Vec<(String, String)> {
+    vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT".into(), receiver.endpoint()),
+        ("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()),
+        ("OTEL_SERVICE_NAME".into(), "swaggy-stacks-mcp".into()),
+        ("RUST_LOG".into(), "warn".into()),
+    ]
+}
+
+fn bundled_command(receiver: &Receiver) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OTEL_") || k == "MCP_CONFIG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.arg("mcp-server").envs(server_env(receiver)).kill_on_drop(true);
+    cmd
+}
+
+fn hex_span(s: &SpanData) -> String {
+    s.span_context.span_id().to_string()
+}
+
+fn str_attr(s: &SpanData, key: &str) -> Option<String> {
+    attr(s, key).map(|v| v.as_str().into_owned())
+}
+
+/// The CLIENT span of `method` (first one).
+fn client_span<'a>(spans: &'a [SpanData], method: &str) -> &'a SpanData {
+    spans
+        .iter()
+        .find(|s| s.span_kind == SpanKind::Client && str_attr(s, "mcp.method.name").as_deref() == Some(method))
+        .unwrap_or_else(|| {
+            panic!("no CLIENT span for {method}: {:?}", spans.iter().map(|s| s.name.to_string()).collect::<Vec<_>>())
+        })
+}
+
+fn server_spans(spans: &[ReceivedSpan]) -> Vec<&ReceivedSpan> {
+    spans.iter().filter(|s| s.span.kind == 2 && s.attr("mcp.method.name").is_some()).collect()
+}
+
+/// Makes every request kind under a root span; returns the root's context.
+async fn exercise(client: &McpClient, cx: &Context) {
+    for (method, params) in request_kinds() {
+        let r = client.call(method, params).with_context(cx.clone()).await;
+        assert!(r.is_ok(), "{method}: {r:?}");
+    }
+}
+
+/// Asserts that each request kind's server span is the child of its client span: the server
+/// learnt the client span's context from the request (`_meta`, or headers over HTTP).
+fn assert_parented(client: &[SpanData], received: &[ReceivedSpan], root: &SpanData, transport: &str) {
+    let servers = server_spans(received);
+    let mut kinds: Vec<&str> = request_kinds().iter().map(|(m, _)| *m).collect();
+    kinds.push("initialize");
+    for method in kinds {
+        let c = client_span(client, method);
+        assert_eq!(c.parent_span_id, root.span_context.span_id(), "{method}: the CLIENT span is a child of the caller");
+        assert_eq!(c.span_context.trace_id(), root.span_context.trace_id());
+        assert_eq!(str_attr(c, "network.transport").as_deref(), Some(transport));
+        assert_eq!(str_attr(c, "swaggy.mcp.server").as_deref(), Some("market"));
+        if method != "initialize" {
+            assert!(str_attr(c, "jsonrpc.request.id").is_some(), "{method}: jsonrpc.request.id");
+            assert!(str_attr(c, "mcp.protocol.version").is_some(), "{method}: mcp.protocol.version");
+        }
+        let s = servers
+            .iter()
+            .find(|s| s.attr("mcp.method.name").as_deref() == Some(method) && s.parent_id() == hex_span(c))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{method}: no SERVER span parented to the client span {}; server spans: {:?}",
+                    hex_span(c),
+                    servers.iter().map(|s| (s.span.name.clone(), s.parent_id())).collect::<Vec<_>>()
+                )
+            });
+        assert_eq!(s.trace_id(), c.span_context.trace_id().to_string());
+        assert_eq!(s.resource_attr("service.name").as_deref(), Some("swaggy-stacks-mcp"));
+        assert_eq!(s.attr("network.transport").as_deref(), Some(transport));
+    }
+    let call = client_span(client, "tools/call");
+    assert_eq!(call.name, "tools/call get_quote");
+    assert_eq!(str_attr(call, "gen_ai.tool.name").as_deref(), Some("get_quote"));
+    assert_eq!(str_attr(call, "gen_ai.operation.name").as_deref(), Some("execute_tool"));
+    assert_eq!(client_span(client, "prompts/get").name, "prompts/get market_brief");
+    assert!(client.iter().any(|s| s.span_kind == SpanKind::Client && s.name == "notifications/initialized"));
+    let server_call = servers.iter().find(|s| s.span.name == "tools/call get_quote").expect("server tools/call span");
+    assert_eq!(server_call.attr("gen_ai.tool.name").as_deref(), Some("get_quote"));
+}
+
+fn root_span() -> (Context, opentelemetry::trace::SpanContext) {
+    let tracer = swaggy_telemetry::telemetry::tracer();
+    let span = tracer.start("test root");
+    let cx = Context::current_with_span(span);
+    let sc = cx.span().span_context().clone();
+    (cx, sc)
+}
+
+fn find_root(spans: &[SpanData], sc: &opentelemetry::trace::SpanContext) -> SpanData {
+    spans.iter().find(|s| s.span_context.span_id() == sc.span_id()).cloned().expect("root span exported")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_kind_carries_the_trace_over_stdio() {
+    let (guard, exporter) = install_in_memory();
+    let receiver = Receiver::http().await;
+    let (cx, root_sc) = root_span();
+    let client = McpClient::connect_stdio("market", bundled_command(&receiver), &ClientOptions::default())
+        .with_context(cx.clone())
+        .await
+        .expect("connect");
+    exercise(&client, &cx).await;
+    client.close().await;
+    cx.span().end();
+    drop(client);
+    let received =
+        receiver.wait_spans(Duration::from_secs(20), |s| server_spans(s).len() > request_kinds().len()).await;
+    let spans = finished(&guard, &exporter);
+    assert_parented(&spans, &received, &find_root(&spans, &root_sc), "pipe");
+
+    let m = metrics(&guard);
+    let want = [
+        ("mcp_method_name", "tools/call"),
+        ("gen_ai_tool_name", "get_quote"),
+        ("swaggy_mcp_server", "market"),
+        ("network_transport", "pipe"),
+    ];
+    assert_eq!(m.sum("mcp_client_operation_duration_seconds_count", &want), 1.0);
+    for (method, _) in request_kinds() {
+        assert_eq!(
+            m.sum("mcp_client_operation_duration_seconds_count", &[("mcp_method_name", method)]),
+            1.0,
+            "{method}"
+        );
+    }
+    assert_eq!(m.sum("mcp_client_session_duration_seconds_count", &[("swaggy_mcp_server", "market")]), 1.0);
+    // No request or session id on metrics (semconv: spans only).
+    for s in m.find("mcp_client_operation_duration_seconds_count", &[]) {
+        assert!(!s.labels.contains_key("jsonrpc_request_id") && !s.labels.contains_key("mcp_session_id"));
+    }
+    // The server's own metrics arrive over OTLP too.
+    receiver.wait_metric("mcp.server.operation.duration", Duration::from_secs(20)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_kind_carries_the_trace_over_streamable_http() {
+    let (guard, exporter) = install_in_memory();
+    let receiver = Receiver::http().await;
+    let env = server_env(&receiver);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = Service::start(&["mcp-server", "--transport", "http"], &env);
+    assert!(server.base.ends_with("/mcp"), "{}", server.base);
+    let (cx, root_sc) = root_span();
+    let client = McpClient::connect_http("market", &server.base, &ClientOptions::default())
+        .with_context(cx.clone())
+        .await
+        .expect("connect over HTTP");
+    exercise(&client, &cx).await;
+    client.close().await;
+    cx.span().end();
+    let received =
+        receiver.wait_spans(Duration::from_secs(20), |s| server_spans(s).len() > request_kinds().len()).await;
+    let spans = finished(&guard, &exporter);
+    assert_parented(&spans, &received, &find_root(&spans, &root_sc), "tcp");
+    // The headers carried the context too: the HTTP server span of the tools/call POST is a
+    // child of the same client span.
+    let call = client_span(&spans, "tools/call");
+    let http_child = received
+        .iter()
+        .find(|s| s.attr("http.request.method").as_deref() == Some("POST") && s.parent_id() == hex_span(call));
+    assert!(http_child.is_some(), "no HTTP server span parented to the tools/call client span (traceparent header)");
+    let m = metrics(&guard);
+    assert_eq!(
+        m.sum(
+            "mcp_client_operation_duration_seconds_count",
+            &[("mcp_method_name", "tools/call"), ("network_transport", "tcp")]
+        ),
+        1.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_rpc_errors_and_tool_errors_are_classified() {
+    let (guard, exporter) = install_in_memory();
+    let receiver = Receiver::http().await;
+    let client = McpClient::connect_stdio("market", bundled_command(&receiver), &ClientOptions::default())
+        .await
+        .expect("connect");
+    let unknown = client.call_tool("no_such_tool", json!({})).await;
+    assert!(matches!(unknown, Err(CallError::Rpc { code: -32602, .. })), "{unknown:?}");
+    let tool_error = client.call_tool("get_quote", json!({ "symbol": "NOPE" })).await.expect("a result");
+    assert_eq!(tool_error.is_error, Some(true));
+    let bad_params = client.call_tool("get_history", json!({ "symbol": "AAPL", "points": 100000 })).await;
+    assert!(matches!(bad_params, Err(CallError::Rpc { code: -32602, .. })), "{bad_params:?}");
+    client.close().await;
+
+    let spans = finished(&guard, &exporter);
+    let by_name = |n: &str| spans.iter().find(|s| s.name == n).unwrap_or_else(|| panic!("no span {n}"));
+    let rpc = by_name("tools/call no_such_tool");
+    assert_eq!(str_attr(rpc, "error.type").as_deref(), Some("-32602"));
+    assert_eq!(attr(rpc, "rpc.response.status_code"), Some(OtelValue::I64(-32602)));
+    assert!(matches!(rpc.status, Status::Error { .. }));
+    let tool = by_name("tools/call get_quote");
+    assert_eq!(str_attr(tool, "error.type").as_deref(), Some("tool_error"));
+    assert!(matches!(tool.status, Status::Error { .. }));
+    assert_eq!(attr(tool, "rpc.response.status_code"), None);
+
+    let m = metrics(&guard);
+    assert_eq!(
+        m.sum(
+            "mcp_client_operation_duration_seconds_count",
+            &[("gen_ai_tool_name", "no_such_tool"), ("error_type", "-32602"), ("rpc_response_status_code", "-32602")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        m.sum(
+            "mcp_client_operation_duration_seconds_count",
+            &[("gen_ai_tool_name", "get_quote"), ("error_type", "tool_error")]
+        ),
+        1.0
+    );
+}
+
+fn bundled_file(receiver: &Receiver) -> McpServersFile {
+    let mut env: std::collections::BTreeMap<String, String> = server_env(receiver).into_iter().collect();
+    env.insert("OTEL_SDK_DISABLED".into(), "false".into());
+    let mut f = McpServersFile::default();
+    f.servers.insert("market".into(), ServerEntry::Stdio { command: BIN.into(), args: vec!["mcp-server".into()], env });
+    f
+}
+
+async fn wait_state(orch: &Orchestrator, server: &str, state: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let s = orch.status(server).unwrap();
+        if s.state.as_str() == state {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{server} never became {state}: {s:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_call_fails_the_call_then_recovers() {
+    let (guard, exporter) = install_in_memory();
+    let receiver = Receiver::http().await;
+    let orch = Orchestrator::start(bundled_file(&receiver), ClientOptions::default());
+    assert!(orch.wait_ready(Duration::from_secs(20)).await, "{:?}", orch.statuses());
+    let check = ServerCheck { orchestrator: orch.clone(), server: "market".into() };
+    assert_eq!(check.check().await.state, HealthState::Healthy);
+    let first_pid = orch.status("market").unwrap().pid.expect("pid");
+
+    let o = orch.clone();
+    let slow = tokio::spawn(async move {
+        o.call_tool(
+            "market",
+            "assess_risk",
+            json!({ "symbol": "AAPL", "side": "buy", "quantity": 5, "think_ms": 5000 }),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let killed = std::process::Command::new("kill").args(["-KILL", &first_pid.to_string()]).status().unwrap();
+    assert!(killed.success());
+    let result = tokio::time::timeout(Duration::from_secs(5), slow).await.expect("the call ends at once").unwrap();
+    assert_eq!(result.err(), Some(CallError::Closed));
+    wait_state(&orch, "market", "failed", Duration::from_secs(2)).await;
+    let during = check.check().await;
+    assert_eq!(during.state, HealthState::Unhealthy, "{during:?}");
+    assert!(during.detail.starts_with("failed"), "{}", during.detail);
+
+    // The orchestrator restarts it (backoff 0.5 s) and calls work again.
+    wait_state(&orch, "market", "ready", Duration::from_secs(15)).await;
+    let status = orch.status("market").unwrap();
+    assert_ne!(status.pid, Some(first_pid), "a new process");
+    assert_eq!(status.starts, 2);
+    assert_eq!(check.check().await.state, HealthState::Healthy);
+    let quote = orch.call_tool("market", "get_quote", json!({ "symbol": "MSFT" })).await.expect("after restart");
+    assert_ne!(quote.is_error, Some(true));
+
+    let spans = finished(&guard, &exporter);
+    let dead = spans.iter().find(|s| s.name == "tools/call assess_risk").expect("the killed call's span");
+    assert_eq!(str_attr(dead, "error.type").as_deref(), Some("connection_closed"));
+    assert!(matches!(dead.status, Status::Error { .. }));
+    let m = metrics(&guard);
+    assert_eq!(m.sum("swaggy_mcp_server_restarts_total", &[("swaggy_mcp_server", "market")]), 2.0);
+    assert_eq!(
+        m.sum("swaggy_mcp_server_status", &[("swaggy_mcp_server", "market"), ("swaggy_mcp_server_state", "ready")]),
+        1.0
+    );
+    assert_eq!(
+        m.find("swaggy_mcp_server_status", &[("swaggy_mcp_server", "market")]).len(),
+        1,
+        "only the current state's series exists"
+    );
+    assert_eq!(
+        m.sum(
+            "mcp_client_operation_duration_seconds_count",
+            &[("gen_ai_tool_name", "assess_risk"), ("error_type", "connection_closed")]
+        ),
+        1.0
+    );
+    orch.shutdown().await;
+}
+
+/// `node` and the installed `@modelcontextprotocol/server-everything` (tests/node, `npm ci`).
+fn everything_server() -> Option<(String, String)> {
+    let script =
+        common::pipeline::root().join("tests/node/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    let node = common::require_tool("node", "nodejs")?;
+    if !script.is_file() {
+        let msg = format!("{} is missing (run `npm ci` in tests/node; .ci/run does)", script.display());
+        if std::env::var("REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+            panic!("REQUIRE_SERVICES=1 and {msg}");
+        }
+        eprintln!("SKIPPED: {msg}");
+        return None;
+    }
+    Some((node, script.display().to_string()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_with_a_third_party_server() {
+    let Some((node, script)) = everything_server() else { return };
+    let (guard, exporter) = install_in_memory();
+    let mut cmd = tokio::process::Command::new(node);
+    cmd.arg(script).arg("stdio").kill_on_drop(true);
+    let (cx, root_sc) = root_span();
+    let client = McpClient::connect_stdio("everything", cmd, &ClientOptions::default())
+        .with_context(cx.clone())
+        .await
+        .expect("connect");
+    assert!(client.protocol_version().is_some());
+    let tools = client.call("tools/list", Value::Null).with_context(cx.clone()).await.expect("tools/list");
+    let names: Vec<&str> = tools["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert!(names.contains(&"echo"), "{names:?}");
+    let echoed = client.call_tool("echo", json!({ "message": "swaggy" })).with_context(cx.clone()).await.expect("echo");
+    assert!(serde_json::to_string(&echoed.content).unwrap().contains("swaggy"));
+    client.close().await;
+    cx.span().end();
+
+    let spans = finished(&guard, &exporter);
+    let root = find_root(&spans, &root_sc);
+    for method in ["initialize", "tools/list", "tools/call"] {
+        let s = client_span(&spans, method);
+        assert_eq!(s.parent_span_id, root.span_context.span_id(), "{method}");
+        assert_eq!(str_attr(s, "swaggy.mcp.server").as_deref(), Some("everything"));
+        assert!(matches!(s.status, Status::Unset | Status::Ok), "{method}: {:?}", s.status);
+    }
+    assert_eq!(client_span(&spans, "tools/call").name, "tools/call echo");
+    let m = metrics(&guard);
+    assert_eq!(
+        m.sum(
+            "mcp_client_operation_duration_seconds_count",
+            &[("swaggy_mcp_server", "everything"), ("gen_ai_tool_name", "echo")]
+        ),
+        1.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_errors() {
+    let _guard = install_in_memory();
+    // Unknown server, a command that does not exist, malformed requests: errors, no panic.
+    let mut f = McpServersFile::default();
+    f.servers.insert(
+        "ghost".into(),
+        ServerEntry::Stdio { command: "/nonexistent/mcp-server".into(), args: vec![], env: Default::default() },
+    );
+    let orch = Orchestrator::start(f, ClientOptions::default());
+    wait_state(&orch, "ghost", "failed", Duration::from_secs(5)).await;
+    let why = orch.status("ghost").unwrap().last_error.unwrap();
+    assert!(why.contains("cannot start") && why.contains("/nonexistent/mcp-server"), "{why}");
+    let r = orch.call_mcp_method("ghost", "tools/list", Value::Null).await;
+    assert_eq!(r, Err(CallError::NotReady { server: "ghost".into(), state: "failed" }));
+    let r = orch.call_mcp_method("nobody", "tools/list", Value::Null).await;
+    assert_eq!(r, Err(CallError::UnknownServer("nobody".into())));
+    assert!(matches!(swaggy_telemetry::mcp::parse_request("", Value::Null), Err(CallError::InvalidRequest(_))));
+    assert!(matches!(
+        swaggy_telemetry::mcp::parse_request("tools/call", json!([1])),
+        Err(CallError::InvalidRequest(_))
+    ));
+    orch.shutdown().await;
+
+    // A malformed file, or one that cannot be read, stops the service at start: exit 2, one line.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("mcp.json");
+    std::fs::write(&bad, r#"{"mcpServers": {"x": {"command": "a", "url": "http://h"}}}"#).unwrap();
+    for path in [bad.display().to_string(), dir.path().join("missing.json").display().to_string()] {
+        let (code, _, stderr) = run_to_exit(&["serve"], &[("MCP_CONFIG", &path), ("LISTEN_ADDR", "127.0.0.1:0")]);
+        assert_eq!(code, 2, "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("--mcp-config/MCP_CONFIG"), "{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_from_the_http_request_to_the_mcp_server() {
+    let receiver = Receiver::http().await;
+    let endpoint = receiver.endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
+    let svc = Service::start(
+        &["serve"],
+        &[("DATABASE_URL", &url), ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint), ("OTEL_BSP_SCHEDULE_DELAY", "100")],
+    );
+    let c = reqwest::Client::new();
+    svc.wait_ready(&c, "/health/ready", Duration::from_secs(30)).await;
+    let health: Value = c.get(svc.url("/health?fresh=1")).send().await.unwrap().json().await.unwrap();
+    let checks: Vec<&str> = health["checks"].as_array().unwrap().iter().filter_map(|c| c["name"].as_str()).collect();
+    assert!(checks.contains(&"mcp_orchestrator") && checks.contains(&"mcp_server:market"), "{checks:?}");
+
+    let r = c.post(svc.url("/api/agents/analyze")).json(&json!({ "symbol": "msft" })).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["outcome"], "success", "{body}");
+    assert_eq!(body["insight"]["simulated"], true);
+    for bad in [json!({ "symbol": "NOPE" }), json!({ "symbol": "AAPL", "quantity": 0 }), json!({ "ticker": "AAPL" })] {
+        let r = c.post(svc.url("/api/agents/analyze")).json(&bad).send().await.unwrap();
+        assert!(r.status().is_client_error(), "{bad}: {}", r.status());
+        let e: Value = r.json().await.unwrap();
+        assert!(e["error"]["code"].is_string(), "{e}");
+    }
+
+    let spans = receiver
+        .wait_spans(Duration::from_secs(20), |s| {
+            s.iter().any(|x| x.span.name == "POST /api/agents/analyze")
+                && s.iter().any(|x| x.span.name == "tools/call assess_risk" && x.span.kind == 2)
+        })
+        .await;
+    let http = spans.iter().find(|s| s.span.name == "POST /api/agents/analyze").unwrap();
+    let trace = http.trace_id();
+    let in_trace: Vec<&ReceivedSpan> = spans.iter().filter(|s| s.trace_id() == trace).collect();
+    let by_id = |id: &str| in_trace.iter().find(|s| s.span_id() == id).copied();
+    let coordinate = in_trace.iter().find(|s| s.span.name == "coordinate trade_idea").expect("coordination span");
+    assert_eq!(coordinate.parent_id(), http.span_id());
+    for tool in ["get_quote", "get_history", "assess_risk"] {
+        let name = format!("tools/call {tool}");
+        let client = in_trace.iter().find(|s| s.span.name == name && s.span.kind == 3).expect("client span");
+        assert_eq!(client.parent_id(), coordinate.span_id(), "{name}: a child of the coordination");
+        let server = in_trace.iter().find(|s| s.span.name == name && s.span.kind == 2).expect("server span");
+        assert_eq!(server.parent_id(), client.span_id(), "{name}: the server span's parent is the client span");
+        assert_eq!(server.resource_attr("service.name").as_deref(), Some("swaggy-stacks-mcp"));
+        assert_eq!(client.resource_attr("service.name").as_deref(), Some("swaggy-stacks"));
+        assert!(by_id(&client.parent_id()).is_some());
+    }
+    let chat = in_trace.iter().find(|s| s.span.name == "chat swaggy-sim-insights-1").expect("GenAI span");
+    assert_eq!(chat.parent_id(), coordinate.span_id());
+    assert!(chat.attr("gen_ai.usage.input_tokens").is_some());
+}
