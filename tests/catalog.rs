@@ -14,6 +14,15 @@ fn docs_metrics_md_matches_the_catalog() {
 }
 
 #[test]
+fn readme_catalog_table_matches_the_catalog() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let have = std::fs::read_to_string(path).unwrap();
+    let want = swaggy_telemetry::catalog::with_readme_summary(&have).expect("README.md has the catalog markers");
+    assert!(have == want, "the README's catalog table is stale: run `cargo run --example render-catalog -- --readme`");
+    assert!(have.contains("`mcp_client_operation_duration_seconds`"));
+}
+
+#[test]
 fn every_name_is_defined_once_and_follows_the_conventions() {
     let mut names = HashSet::new();
     let mut prom = HashSet::new();

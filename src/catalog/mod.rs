@@ -26,7 +26,7 @@ pub use bounded::{BoundedSet, OTHER};
 pub use handle::*;
 pub use instruments::{ALL, CATEGORIES, lookup};
 pub use labels::{AttrVec, BoundedStr, LabelValue, Labels, dense_product, label_enum, label_str};
-pub use render::render_markdown;
+pub use render::{README_BEGIN, README_END, render_markdown, render_summary, with_readme_summary};
 
 use opentelemetry_sdk::metrics::{Instrument, Stream};
 

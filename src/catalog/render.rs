@@ -66,3 +66,38 @@ pub fn render_markdown() -> String {
     }
     out
 }
+
+/// Start marker of the generated catalog table in the README.
+pub const README_BEGIN: &str = "<!-- catalog:begin (generated: cargo run --example render-catalog -- --readme) -->";
+/// End marker of the generated catalog table in the README.
+pub const README_END: &str = "<!-- catalog:end -->";
+
+/// The compact table the README carries: every instrument's Prometheus name, kind, unit and
+/// category (the full reference with attributes and buckets is [`render_markdown`]).
+pub fn render_summary() -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "| Prometheus name | Instrument | Kind | Unit | Category |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for (category, _) in CATEGORIES {
+        for info in ALL.iter().filter(|i| i.category == *category) {
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {} | `{}` | {} |",
+                info.prometheus_name(),
+                info.name,
+                info.kind.as_str(),
+                info.unit,
+                category
+            );
+        }
+    }
+    out
+}
+
+/// `readme` with the text between [`README_BEGIN`] and [`README_END`] replaced by
+/// [`render_summary`]; `None` when the markers are missing.
+pub fn with_readme_summary(readme: &str) -> Option<String> {
+    let start = readme.find(README_BEGIN)? + README_BEGIN.len();
+    let end = readme[start..].find(README_END)? + start;
+    Some(format!("{}\n{}{}", &readme[..start], render_summary(), &readme[end..]))
+}
