@@ -99,8 +99,10 @@ async fn pipeline_fires_resolves_and_stays_quiet() {
     let Some(prom) = prometheus(dir.path(), &svc_addr, &am_addr, 20).await else { return };
     let started = Instant::now();
 
-    // --- 30 s of scraping: every panel returns data, no name dangles -----------------------
-    tokio::time::sleep(Duration::from_secs(35)).await;
+    // --- 70 s of scraping: every panel returns data, no name dangles -----------------------
+    // (The long-window SLO recording group evaluates once a minute: its first run lands
+    // within 60 s of Prometheus starting.)
+    tokio::time::sleep(Duration::from_secs(70)).await;
     let live = Scrape::parse(&c.get(svc.url("/metrics")).send().await.unwrap().text().await.unwrap());
     let families = live.families();
     let rules: serde_json::Value =
@@ -148,7 +150,7 @@ async fn pipeline_fires_resolves_and_stays_quiet() {
             empty.push(format!("{file}: {title}: {expr}"));
         }
     }
-    assert!(empty.is_empty(), "panels without data after 30 s:\n{}", empty.join("\n"));
+    assert!(empty.is_empty(), "panels without data after 70 s:\n{}", empty.join("\n"));
     eprintln!(
         "{} panel queries return data; {} collector-only panels skipped: {skipped:?}",
         panels.len() - skipped.len(),
@@ -183,5 +185,36 @@ async fn pipeline_fires_resolves_and_stays_quiet() {
     );
     eprintln!(
         "Redis killed -> RedisUnhealthy at the webhook in {fire_latency:?}; restarted -> resolved in {resolve_latency:?}"
+    );
+
+    // --- fault: the bundled MCP server stops answering (SIGSTOP), then resumes -------------
+    // Its pid comes from its own health check's detail: the process is the service's child.
+    let health: serde_json::Value = c.get(svc.url("/health")).send().await.unwrap().json().await.unwrap();
+    let detail = health["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "mcp_server:market")
+        .and_then(|c| c["detail"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    let pid: u32 = detail.rsplit("pid ").next().and_then(|p| p.trim().parse().ok()).unwrap_or_else(|| {
+        panic!("no pid in the mcp_server:market check: {detail:?}");
+    });
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success();
+        assert!(ok, "kill {sig} {pid}");
+    };
+    let fault = Instant::now();
+    signal("-STOP");
+    let fired = webhook.wait_for("McpServerDown", "firing", Duration::from_secs(120)).await;
+    let mcp_fire = fired.at - fault;
+    assert_eq!(fired.receiver, "chat", "a critical non-paging alert goes to chat");
+    let resumed = Instant::now();
+    signal("-CONT");
+    let resolved = webhook.wait_for("McpServerDown", "resolved", Duration::from_secs(120)).await;
+    eprintln!(
+        "MCP server stopped -> McpServerDown at the webhook in {mcp_fire:?}; resumed -> resolved in {:?}",
+        resolved.at - resumed
     );
 }
