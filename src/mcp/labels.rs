@@ -1,8 +1,11 @@
 //! Bounded metric attributes for MCP: method names and tool names come from peers and
 //! configuration, so both are folded into fixed sets before they become labels.
 
-use crate::catalog::values::{McpMethod, ToolName};
+use crate::catalog::key;
+use crate::catalog::values::{McpMethod, McpServer, NetworkTransport, ToolName};
 use crate::catalog::{BoundedSet, BoundedStr};
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
 
 /// The methods of the MCP specification (2025-06-18 and 2026-07-28): always their own label.
 pub const KNOWN_METHODS: &[&str] = &[
@@ -74,5 +77,46 @@ pub fn error_type_of_code(code: i32) -> BoundedStr {
         -32002 => BoundedStr::Static("-32002"),
         // Server-defined codes: bounded by the cardinality limit of the instrument.
         c => BoundedStr::from(c.to_string()),
+    }
+}
+
+/// What identifies one MCP operation on its span (client or server side).
+pub(crate) struct SpanStart<'a> {
+    pub kind: SpanKind,
+    pub method: &'a str,
+    /// The tool, prompt or resource the request is about, if any.
+    pub target: Option<&'a str>,
+    pub server: &'a McpServer,
+    pub transport: NetworkTransport,
+}
+
+impl SpanStart<'_> {
+    /// Starts the span `{mcp.method.name} {target}` under `parent` with the semconv attributes
+    /// (`gen_ai.tool.name` + `gen_ai.operation.name=execute_tool` for tool calls,
+    /// `gen_ai.prompt.name` for prompts) plus `extra`, and returns the context holding it.
+    pub fn start(self, parent: &Context, extra: impl IntoIterator<Item = KeyValue>) -> Context {
+        let tracer = crate::telemetry::tracer();
+        let name = match self.target {
+            Some(t) => format!("{} {t}", self.method),
+            None => self.method.to_string(),
+        };
+        let mut attrs = Vec::with_capacity(8);
+        attrs.push(KeyValue::new(key::MCP_METHOD_NAME, self.method.to_string()));
+        attrs.push(KeyValue::new(key::MCP_SERVER, self.server.0.to_string_value()));
+        attrs.push(KeyValue::new(key::NETWORK_TRANSPORT, self.transport.as_str()));
+        if let Some(t) = self.target {
+            match self.method {
+                "tools/call" => {
+                    attrs.push(KeyValue::new(key::GEN_AI_TOOL_NAME, t.to_string()));
+                    attrs.push(KeyValue::new(key::GEN_AI_OPERATION_NAME, "execute_tool"));
+                }
+                "prompts/get" => attrs.push(KeyValue::new(key::GEN_AI_PROMPT_NAME, t.to_string())),
+                _ => {}
+            }
+        }
+        attrs.extend(extra);
+        let span =
+            tracer.span_builder(name).with_kind(self.kind).with_attributes(attrs).start_with_context(&tracer, parent);
+        parent.with_span(span)
     }
 }

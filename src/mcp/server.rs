@@ -12,7 +12,7 @@
 //! ```
 #![allow(clippy::manual_async_fn, deprecated)]
 
-use super::labels::{Labeler, error_type_of_code};
+use super::labels::{Labeler, SpanStart, error_type_of_code};
 use super::transport::TOOL_ERROR;
 use crate::catalog::instruments::{
     MCP_SERVER_OPERATION_DURATION, MCP_SERVER_SESSION_DURATION, McpOperationLabels, McpSessionLabels,
@@ -21,7 +21,7 @@ use crate::catalog::key;
 use crate::catalog::values::{ErrorType, McpMethod, McpServer, NetworkTransport, RpcStatusCode, ToolName};
 use crate::catalog::{BoundedStr, Histogram};
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use rmcp::ErrorData as McpError;
 use rmcp::ServerHandler;
@@ -81,36 +81,20 @@ impl<H> InstrumentedServer<H> {
         let parent = super::propagation::extract(&context.meta.0)
             .or_else(|| parts.and_then(|p| super::propagation::extract_headers(&p.headers)))
             .unwrap_or_default();
-        let tracer = crate::telemetry::tracer();
-        let name = match target {
-            Some(t) => format!("{method} {t}"),
-            None => method.to_string(),
-        };
-        let mut attrs = Vec::with_capacity(8);
-        attrs.push(KeyValue::new(key::MCP_METHOD_NAME, method));
-        attrs.push(KeyValue::new(key::MCP_SERVER, self.shared.server.0.to_string_value()));
-        attrs.push(KeyValue::new(key::NETWORK_TRANSPORT, self.shared.transport.as_str()));
-        attrs.push(KeyValue::new(key::JSONRPC_REQUEST_ID, context.id.to_string()));
+        let mut extra = vec![KeyValue::new(key::JSONRPC_REQUEST_ID, context.id.to_string())];
         if let Some(session) = parts.and_then(|p| p.headers.get("mcp-session-id")).and_then(|v| v.to_str().ok()) {
-            attrs.push(KeyValue::new(key::MCP_SESSION_ID, session.to_string()));
+            extra.push(KeyValue::new(key::MCP_SESSION_ID, session.to_string()));
         }
-        if let Some(t) = target {
-            match method {
-                "tools/call" => {
-                    attrs.push(KeyValue::new(key::GEN_AI_TOOL_NAME, t.to_string()));
-                    attrs.push(KeyValue::new(key::GEN_AI_OPERATION_NAME, "execute_tool"));
-                }
-                "prompts/get" => attrs.push(KeyValue::new(key::GEN_AI_PROMPT_NAME, t.to_string())),
-                _ => {}
-            }
+        let cx = SpanStart {
+            kind: SpanKind::Server,
+            method,
+            target,
+            server: &self.shared.server,
+            transport: self.shared.transport,
         }
-        let span = tracer
-            .span_builder(name)
-            .with_kind(SpanKind::Server)
-            .with_attributes(attrs)
-            .start_with_context(&tracer, &parent);
+        .start(&parent, extra);
         Observation {
-            cx: parent.with_span(span),
+            cx,
             start: Instant::now(),
             method: self.shared.labeler.method(method),
             tool: self.shared.labeler.tool(method, target),

@@ -8,12 +8,12 @@
 //! `notifications/cancelled` after a timeout). The caller's context travels with a request in
 //! its [`ParentContext`] extension, because rmcp sends from its own task.
 
-use super::labels::{Labeler, error_type_of_code};
+use super::labels::{Labeler, SpanStart, error_type_of_code};
 use crate::catalog::instruments::{MCP_CLIENT_OPERATION_DURATION, McpOperationLabels};
 use crate::catalog::key;
 use crate::catalog::values::{ErrorType, McpMethod, McpServer, NetworkTransport, RpcStatusCode, ToolName};
 use crate::catalog::{BoundedStr, Histogram};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use rmcp::model::{
     ClientJsonRpcMessage, ClientNotification, ClientRequest, GetExtensions, GetMeta, JsonRpcMessage, RequestId,
@@ -86,37 +86,10 @@ impl ConnectionShared {
     }
 
     fn start_span(&self, parent: &Context, method: &str, target: Option<&str>, id: Option<&RequestId>) -> Context {
-        let tracer = crate::telemetry::tracer();
-        let name = match target {
-            Some(t) => format!("{method} {t}"),
-            None => method.to_string(),
-        };
-        let mut attrs = Vec::with_capacity(8);
-        attrs.push(KeyValue::new(key::MCP_METHOD_NAME, method.to_string()));
-        attrs.push(KeyValue::new(key::MCP_SERVER, self.server.0.to_string_value()));
-        attrs.push(KeyValue::new(key::NETWORK_TRANSPORT, self.transport.as_str()));
-        if let Some(id) = id {
-            attrs.push(KeyValue::new(key::JSONRPC_REQUEST_ID, id.to_string()));
-        }
-        if let Some(t) = target {
-            match method {
-                "tools/call" => {
-                    attrs.push(KeyValue::new(key::GEN_AI_TOOL_NAME, t.to_string()));
-                    attrs.push(KeyValue::new(key::GEN_AI_OPERATION_NAME, "execute_tool"));
-                }
-                "prompts/get" => attrs.push(KeyValue::new(key::GEN_AI_PROMPT_NAME, t.to_string())),
-                _ => {}
-            }
-        }
-        if let Some(v) = self.protocol_version() {
-            attrs.push(KeyValue::new(key::MCP_PROTOCOL_VERSION, v.to_string()));
-        }
-        let span = tracer
-            .span_builder(name)
-            .with_kind(SpanKind::Client)
-            .with_attributes(attrs)
-            .start_with_context(&tracer, parent);
-        parent.with_span(span)
+        let id = id.map(|id| KeyValue::new(key::JSONRPC_REQUEST_ID, id.to_string()));
+        let version = self.protocol_version().map(|v| KeyValue::new(key::MCP_PROTOCOL_VERSION, v.to_string()));
+        SpanStart { kind: SpanKind::Client, method, target, server: &self.server, transport: self.transport }
+            .start(parent, id.into_iter().chain(version))
     }
 
     fn on_request(&self, id: &RequestId, request: &mut ClientRequest) {
