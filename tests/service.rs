@@ -408,6 +408,9 @@ fn bad_configuration_exits_2_naming_the_setting() {
         (&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "7")], "OTEL_TRACES_SAMPLER_ARG"),
         (&[("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment")], "OTEL_RESOURCE_ATTRIBUTES"),
         (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")], "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        (&[("EXTERNAL_APIS", "a=http://127.0.0.1:1/x,a=http://127.0.0.1:2/y")], "EXTERNAL_APIS"),
+        // An address this machine cannot bind is a bad setting too.
+        (&[("LISTEN_ADDR", "192.0.2.1:80")], "LISTEN_ADDR"),
     ];
     for (env, name) in cases {
         let (code, stdout, stderr) = run_to_exit(&["serve"], env);
@@ -420,6 +423,61 @@ fn bad_configuration_exits_2_naming_the_setting() {
     let (code, _, stderr) = run_to_exit(&["serve", "--frobnicate"], &[]);
     assert_eq!(code, 2);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // A negative number is a value of the flag, refused by name, not an unknown argument.
+    for (flag, name) in [("--rate", "SIM_RATE"), ("--quote-ttl", "QUOTE_TTL"), ("--health-timeout", "HEALTH_TIMEOUT")] {
+        let (code, _, stderr) = run_to_exit(&["serve", flag, "-1"], &[]);
+        assert_eq!(code, 2, "{flag}: {stderr}");
+        assert!(stderr.contains(name) && stderr.lines().count() == 1, "{flag}: {stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flags_win_for_the_bundled_mcp_server_too_and_the_banner_keeps_secrets() {
+    // Bad variables that the flags override: the service starts, and so does the MCP server
+    // it spawns (it inherits the environment but reads only what it uses).
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_url(&dir);
+    let svc = Service::start(
+        &["demo", "--database-url", &db, "--health-interval", "1s"],
+        &[
+            ("LISTEN_ADDR", "not an address"),
+            ("DATABASE_URL", "bad"),
+            ("HEALTH_INTERVAL", "bad"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://trader:hunter2@127.0.0.1:9/"),
+            ("OTEL_SERVICE_NAME", "orders-x"),
+        ],
+    );
+    let c = reqwest::Client::new();
+    svc.wait_ready(&c, "/health/ready", Duration::from_secs(30)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let market = loop {
+        let h: Value = c.get(svc.url("/health?fresh=1")).send().await.unwrap().json().await.unwrap();
+        let m = h["checks"].as_array().unwrap().iter().find(|c| c["name"] == "mcp_server:market").cloned().unwrap();
+        if m["status"] == "healthy" || Instant::now() > deadline {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(market["status"], "healthy", "{market}");
+    let printed = svc.stdout.lock().unwrap().join("\n");
+    assert!(printed.contains("http://127.0.0.1:9/v1/traces"), "{printed}");
+    assert!(!printed.contains("hunter2"), "the OTLP password reached the terminal: {printed}");
+    // Without Redis, a quote says the cache is off (and no lookup is counted).
+    let q: Value = c.get(svc.url("/api/quotes/AAPL")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(q["cache"], "off", "{q}");
+    let s = scrape(&c, &svc.url("/metrics")).await;
+    assert_eq!(s.sum("swaggy_cache_lookups_total", &[]), 0.0);
+    // The demo's traders wait for the database: a fresh SQLite start serves them no 5xx.
+    let requests = s.sum("http_server_request_duration_seconds_count", &[("http_route", "/api/orders")]);
+    assert!(requests > 0.0, "the simulator traded");
+    let errors: Vec<_> = s
+        .find("http_server_request_duration_seconds_count", &[])
+        .into_iter()
+        // (Readiness answers 503 until the database is ready, by design: this test polled it.)
+        .filter(|p| p.labels.get("http_route").is_some_and(|r| r.starts_with("/api/")))
+        .filter(|p| p.labels.get("http_response_status_code").is_some_and(|c| c.starts_with('5')))
+        .collect();
+    assert!(errors.is_empty(), "5xx in a healthy demo: {errors:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

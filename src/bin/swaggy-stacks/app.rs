@@ -91,7 +91,7 @@ impl App {
             limits: RiskLimits::default(),
         });
         register_book_gauges(portfolio.clone(), market.clone());
-        let orchestrator = Orchestrator::start(config.mcp.clone(), ClientOptions::default());
+        let orchestrator = Orchestrator::start(config.mcp.clone().unwrap_or_default(), ClientOptions::default());
         let agents = Arc::new(crate::agents::Agents::new(orchestrator.clone(), broker.clone(), market.clone()));
         let (stop, stop_rx) = watch::channel(false);
         tokio::spawn(market.clone().run(metrics.clone(), Duration::from_millis(250), stop_rx.clone()));

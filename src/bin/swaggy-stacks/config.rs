@@ -27,27 +27,51 @@ pub struct Cli {
     pub redis_url: Option<String>,
 
     /// Simulated orders per second (demo only).
-    #[arg(long = "rate", env = "SIM_RATE", global = true, value_name = "N")]
+    #[arg(long = "rate", allow_negative_numbers = true, env = "SIM_RATE", global = true, value_name = "N")]
     pub rate: Option<String>,
 
     /// Quote cache TTL in seconds.
-    #[arg(long = "quote-ttl", env = "QUOTE_TTL", global = true, value_name = "SECS")]
+    #[arg(long = "quote-ttl", allow_negative_numbers = true, env = "QUOTE_TTL", global = true, value_name = "SECS")]
     pub quote_ttl: Option<String>,
 
     /// How often health checks run in the background (e.g. 30s, 500ms).
-    #[arg(long = "health-interval", env = "HEALTH_INTERVAL", global = true, value_name = "DURATION")]
+    #[arg(
+        long = "health-interval",
+        allow_negative_numbers = true,
+        env = "HEALTH_INTERVAL",
+        global = true,
+        value_name = "DURATION"
+    )]
     pub health_interval: Option<String>,
 
     /// Bound on each health probe.
-    #[arg(long = "health-timeout", env = "HEALTH_TIMEOUT", global = true, value_name = "DURATION")]
+    #[arg(
+        long = "health-timeout",
+        allow_negative_numbers = true,
+        env = "HEALTH_TIMEOUT",
+        global = true,
+        value_name = "DURATION"
+    )]
     pub health_timeout: Option<String>,
 
     /// On-demand refreshes (`/health?fresh=1`) happen at most this often.
-    #[arg(long = "health-min-refresh", env = "HEALTH_MIN_REFRESH", global = true, value_name = "DURATION")]
+    #[arg(
+        long = "health-min-refresh",
+        allow_negative_numbers = true,
+        env = "HEALTH_MIN_REFRESH",
+        global = true,
+        value_name = "DURATION"
+    )]
     pub health_min_refresh: Option<String>,
 
     /// WebSocket connections at most (more are refused with 503).
-    #[arg(long = "ws-max-connections", env = "WS_MAX_CONNECTIONS", global = true, value_name = "N")]
+    #[arg(
+        long = "ws-max-connections",
+        allow_negative_numbers = true,
+        env = "WS_MAX_CONNECTIONS",
+        global = true,
+        value_name = "N"
+    )]
     pub ws_max_connections: Option<String>,
 
     /// Origins allowed to open `/ws` besides the server's own (comma-separated, `*` for any).
@@ -93,8 +117,8 @@ pub struct AppConfig {
     /// `(name, url, expected status)`; `None`: check the simulated venue.
     pub external_apis: Option<Vec<(String, String, u16)>>,
     pub stream: swaggy_telemetry::stream::StreamConfig,
-    /// The MCP servers (the bundled one unless `--mcp-config` names a file).
-    pub mcp: McpServersFile,
+    /// The MCP servers from `--mcp-config`; `None`: the bundled one (see [`bundled_mcp_servers`]).
+    pub mcp: Option<McpServersFile>,
 }
 
 /// A bad setting (printed as one line, exit status 2).
@@ -120,15 +144,18 @@ pub fn default_database_url() -> String {
     format!("sqlite://{}?mode=rwc", path.display())
 }
 
-/// The default MCP servers: this executable's `mcp-server` over stdio, named `market`.
-pub fn bundled_mcp_servers() -> McpServersFile {
+/// `service.name` of the bundled MCP server when run on its own.
+pub const MCP_SERVICE_NAME: &str = "swaggy-stacks-mcp";
+
+/// The default MCP servers: this executable's `mcp-server` over stdio, named `market`, exporting
+/// its telemetry as `{service_name}-mcp` (the service's own name when it spawns it).
+pub fn bundled_mcp_servers(service_name: &str) -> McpServersFile {
     let command = std::env::current_exe()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "swaggy-stacks".to_string());
-    let env = [("OTEL_SERVICE_NAME", "swaggy-stacks-mcp"), ("RUST_LOG", "warn")]
+    let env = [("OTEL_SERVICE_NAME", format!("{service_name}-mcp")), ("RUST_LOG", "warn".to_string())]
         .into_iter()
-        .filter(|(k, _)| *k != "OTEL_SERVICE_NAME" || std::env::var_os("OTEL_SERVICE_NAME").is_none())
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string(), v))
         .collect();
     let mut file = McpServersFile::default();
     file.servers.insert(
@@ -136,6 +163,12 @@ pub fn bundled_mcp_servers() -> McpServersFile {
         ServerEntry::Stdio { command, args: vec!["mcp-server".to_string()], env },
     );
     file
+}
+
+/// `--listen`/`LISTEN_ADDR` (default `127.0.0.1:8080`).
+pub fn listen_addr(raw: Option<String>) -> Result<SocketAddr, ConfigError> {
+    let raw = raw.unwrap_or_else(|| "127.0.0.1:8080".into());
+    raw.parse().map_err(|_| err("--listen/LISTEN_ADDR", format!("{raw:?} is not an address like 127.0.0.1:8080")))
 }
 
 /// Parses a duration like `30s`, `500ms`, `2m` or a bare number of seconds.
@@ -197,6 +230,9 @@ fn parse_external_apis(raw: &str) -> Result<Vec<(String, String, u16)>, ConfigEr
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.parse::<http::Uri>().is_err() {
             return Err(err(SETTING, format!("the URL of {name} must be http:// or https://")));
         }
+        if out.iter().any(|(n, _, _)| n == name) {
+            return Err(err(SETTING, format!("{name:?} is named twice")));
+        }
         out.push((name.to_string(), url.to_string(), status));
     }
     if out.len() > 32 {
@@ -209,10 +245,7 @@ impl AppConfig {
     /// Validates the parsed command line.
     pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
         let mode = cli.command.unwrap_or(Command::Demo);
-        let listen_raw = cli.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
-        let listen: SocketAddr = listen_raw.parse().map_err(|_| {
-            err("--listen/LISTEN_ADDR", format!("{listen_raw:?} is not an address like 127.0.0.1:8080"))
-        })?;
+        let listen = listen_addr(cli.listen)?;
         let database_url = cli.database_url.unwrap_or_else(default_database_url);
         // Never echo the URL: it may carry a password.
         let database_meta =
@@ -309,9 +342,9 @@ impl AppConfig {
                 const SETTING: &str = "--mcp-config/MCP_CONFIG";
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| err(SETTING, format!("cannot read {path:?}: {}", e.kind())))?;
-                McpServersFile::parse(&text).map_err(|e| err(SETTING, format!("{path}: {e}")))?
+                Some(McpServersFile::parse(&text).map_err(|e| err(SETTING, format!("{path}: {e}")))?)
             }
-            None => bundled_mcp_servers(),
+            None => None,
         };
         Ok(AppConfig {
             mcp,
@@ -352,5 +385,12 @@ mod tests {
         assert!(parse_external_apis("a=ftp://x").is_err());
         assert!(parse_external_apis("a=http://x=999").is_err());
         assert!(parse_external_apis("bad name=http://x").is_err());
+        assert!(parse_external_apis("a=http://x,a=http://y").is_err());
+        // A query string keeps its `=`; a trailing number is the expected status.
+        assert_eq!(parse_external_apis("a=http://x/?q=abc").unwrap()[0].1, "http://x/?q=abc");
+        assert_eq!(
+            parse_external_apis("a=http://x/?page=2=200").unwrap()[0],
+            ("a".into(), "http://x/?page=2".into(), 200)
+        );
     }
 }

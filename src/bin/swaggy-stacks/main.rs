@@ -23,6 +23,7 @@ use clap::error::ErrorKind;
 use config::{AppConfig, Cli, Command};
 use std::process::ExitCode;
 use swaggy_telemetry::Telemetry;
+use swaggy_telemetry::health::redact_url;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -38,13 +39,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = match AppConfig::from_cli(cli) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("swaggy-stacks: {e}");
-            return ExitCode::from(2);
-        }
-    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -52,17 +46,46 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Command::McpServer { transport } = config.mode {
-        return runtime.block_on(run_mcp_server(config, transport));
+    // The bundled MCP server reads only what it uses: spawned by the service, it inherits the
+    // service's environment, whose other settings are the service's business (a flag there
+    // may have overridden a bad variable).
+    if let Some(Command::McpServer { transport }) = cli.command {
+        let listen = match transport {
+            mcp_server::McpTransportArg::Stdio => None,
+            mcp_server::McpTransportArg::Http => match config::listen_addr(cli.listen) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    eprintln!("swaggy-stacks: {e}");
+                    return ExitCode::from(2);
+                }
+            },
+        };
+        return runtime.block_on(run_mcp_server(listen));
     }
+    let config = match AppConfig::from_cli(cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("swaggy-stacks: {e}");
+            return ExitCode::from(2);
+        }
+    };
     runtime.block_on(run(config))
 }
 
-/// `mcp-server`: the bundled MCP server. Over stdio, stdout carries MCP only (logs go to stderr).
-async fn run_mcp_server(config: AppConfig, transport: mcp_server::McpTransportArg) -> ExitCode {
+/// A listener on `addr`; failing to bind is a bad `--listen` (exit 2, one line).
+async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, ExitCode> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        eprintln!("swaggy-stacks: invalid --listen/LISTEN_ADDR: cannot listen on {addr}: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// `mcp-server`: the bundled MCP server over stdio (`listen` is `None`) or streamable HTTP.
+/// Over stdio, stdout carries MCP only (logs go to stderr).
+async fn run_mcp_server(listen: Option<std::net::SocketAddr>) -> ExitCode {
     let mut builder = Telemetry::builder();
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
-        builder = builder.with_service_name("swaggy-stacks-mcp");
+        builder = builder.with_service_name(config::MCP_SERVICE_NAME);
     }
     let guard = match builder.install() {
         Ok(g) => g,
@@ -71,18 +94,19 @@ async fn run_mcp_server(config: AppConfig, transport: mcp_server::McpTransportAr
             return ExitCode::from(2);
         }
     };
-    let served = match transport {
-        mcp_server::McpTransportArg::Stdio => mcp_server::run_stdio().await,
-        mcp_server::McpTransportArg::Http => match tokio::net::TcpListener::bind(config.listen).await {
-            Ok(listener) => {
-                let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-                println!("swaggy-stacks mcp-server {} listening on http://{addr}/mcp", env!("CARGO_PKG_VERSION"));
-                use std::io::Write;
-                let _ = std::io::stdout().flush();
-                mcp_server::run_http(listener, shutdown_signal()).await
-            }
-            Err(e) => Err(format!("cannot listen on {}: {e}", config.listen)),
-        },
+    let served = match listen {
+        None => mcp_server::run_stdio().await,
+        Some(addr) => {
+            let listener = match bind(addr).await {
+                Ok(l) => l,
+                Err(code) => return code,
+            };
+            let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            println!("swaggy-stacks mcp-server {} listening on http://{addr}/mcp", env!("CARGO_PKG_VERSION"));
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            mcp_server::run_http(listener, shutdown_signal()).await
+        }
     };
     let code = match served {
         Ok(()) => ExitCode::SUCCESS,
@@ -97,7 +121,7 @@ async fn run_mcp_server(config: AppConfig, transport: mcp_server::McpTransportAr
     code
 }
 
-async fn run(config: AppConfig) -> ExitCode {
+async fn run(mut config: AppConfig) -> ExitCode {
     let guard = match Telemetry::builder().install() {
         Ok(g) => g,
         Err(e) => {
@@ -105,13 +129,13 @@ async fn run(config: AppConfig) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+    let listener = match bind(config.listen).await {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("swaggy-stacks: cannot listen on {}: {e}", config.listen);
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
+    if config.mcp.is_none() {
+        config.mcp = Some(config::bundled_mcp_servers(&guard.config().service_name));
+    }
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| config.listen.to_string());
     let base = format!("http://{addr}");
     let app = match app::App::start(&config, &base, guard.prometheus_registry().clone(), guard.overflow().clone()).await
@@ -137,14 +161,28 @@ async fn run(config: AppConfig) -> ExitCode {
     let otlp = guard.config().traces_otlp.as_ref().or(guard.config().metrics_otlp.as_ref());
     println!(
         "  otlp          {}",
-        otlp.map_or("off (no OTEL_EXPORTER_OTLP_ENDPOINT)".to_string(), |t| t.endpoint.clone())
+        // Credentials in the endpoint stay out of the terminal.
+        otlp.map_or("off (no OTEL_EXPORTER_OTLP_ENDPOINT)".to_string(), |t| redact_url(&t.endpoint))
     );
     use std::io::Write;
     let _ = std::io::stdout().flush();
 
     if config.mode == Command::Demo {
-        tokio::spawn(simulator::run(base.clone(), config.rate, app.stop.subscribe()));
-        tokio::spawn(app.state.agents.clone().run(std::time::Duration::from_secs(2), app.stop.subscribe()));
+        // Traders and agents start once the database is ready, as real clients would wait for
+        // readiness: an order sent earlier would only meet a 503.
+        let (store, agents, base, rate) =
+            (app.state.store.clone(), app.state.agents.clone(), base.clone(), config.rate);
+        let mut stop = app.stop.subscribe();
+        tokio::spawn(async move {
+            while !store.is_ready() {
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+            tokio::spawn(simulator::run(base, rate, stop.clone()));
+            agents.run(std::time::Duration::from_secs(2), stop).await;
+        });
     }
     let stop = app.stop.clone();
     let hub = app.stream.clone();
