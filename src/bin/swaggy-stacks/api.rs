@@ -68,8 +68,15 @@ fn validate(state: &AppState, r: OrderRequest) -> Result<NewOrder, AppError> {
         .ok_or_else(|| AppError::invalid("invalid_side", "side must be buy or sell"))?;
     let order_type = OrderType::parse(&r.order_type.to_ascii_lowercase())
         .ok_or_else(|| AppError::invalid("invalid_type", "type must be market or limit"))?;
-    let quantity =
-        r.quantity.as_i64().ok_or_else(|| AppError::invalid("invalid_quantity", "quantity must be a whole number"))?;
+    let quantity = match r.quantity.as_i64() {
+        Some(q) => q,
+        // Past i64 (or written as a float): say which rule it breaks.
+        None => match r.quantity.as_f64() {
+            Some(f) if f > MAX_ORDER_QUANTITY as f64 => i64::MAX,
+            Some(f) if f <= 0.0 => 0,
+            _ => return Err(AppError::invalid("invalid_quantity", "quantity must be a whole number")),
+        },
+    };
     if quantity <= 0 {
         return Err(AppError::invalid("invalid_quantity", "quantity must be greater than 0"));
     }
@@ -140,7 +147,7 @@ pub async fn quote(State(state): State<AppState>, Path(symbol): Path<String>) ->
         .ok_or_else(|| AppError::not_found("unknown_symbol", "symbol is not in the trading universe"))?;
     let (quote, result) = state.quotes.get(&state.market, symbol).await.ok_or(AppError::Unavailable("market data"))?;
     let mut body = serde_json::to_value(&quote).map_err(|e| AppError::Internal(e.to_string()))?;
-    body["cache"] = json!(result.as_str());
+    body["cache"] = json!(result.map_or("off", |r| r.as_str()));
     Ok(Json(body).into_response())
 }
 

@@ -57,12 +57,12 @@ impl QuoteCache {
         self.conn.clone()
     }
 
-    /// The quote of `symbol` (canonical), from the cache or the market.
-    pub async fn get(&self, market: &Market, symbol: &str) -> Option<(Quote, CacheResult)> {
+    /// The quote of `symbol` (canonical), from the cache or the market; the cache result is
+    /// `None` when no cache is configured (no lookup happened, none is counted).
+    pub async fn get(&self, market: &Market, symbol: &str) -> Option<(Quote, Option<CacheResult>)> {
         let key = format!("quote:{symbol}");
         let Some(mut conn) = self.conn.clone() else {
-            self.metrics.cache.add(1, (quote_cache(), CacheResult::Miss));
-            return market.quote(symbol).map(|q| (q, CacheResult::Miss));
+            return market.quote(symbol).map(|q| (q, None));
         };
         let cached: Result<Result<Option<String>, redis::RedisError>, _> =
             tokio::time::timeout(CACHE_TIMEOUT, conn.get(&key)).await;
@@ -70,7 +70,7 @@ impl QuoteCache {
             Ok(Ok(Some(json))) => match serde_json::from_str::<Quote>(&json) {
                 Ok(q) => {
                     self.metrics.cache.add(1, (quote_cache(), CacheResult::Hit));
-                    return Some((q, CacheResult::Hit));
+                    return Some((q, Some(CacheResult::Hit)));
                 }
                 Err(_) => CacheResult::Error,
             },
@@ -84,7 +84,7 @@ impl QuoteCache {
         {
             let _ = tokio::time::timeout(CACHE_TIMEOUT, conn.set_ex::<_, _, ()>(&key, json, self.ttl_secs)).await;
         }
-        Some((quote, result))
+        Some((quote, Some(result)))
     }
 
     /// Writes the current quote of `symbol` to the cache (after a fill moves interest to it).
