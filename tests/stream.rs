@@ -131,8 +131,20 @@ async fn every_topic_streams_and_bad_messages_get_error_frames() {
     assert_eq!(next_json(&mut ws, Duration::from_secs(5)).await.unwrap()["code"], "unknown_topic");
     send(&mut ws, json!({"type": "ping"})).await;
     assert_eq!(next_json(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "pong");
-    // The refused subscriptions did not subscribe: nothing arrives for trading.
+    // Symbols: the wrong shape, or ones the market does not have, are refused by name.
+    for (symbols, says) in [
+        (json!("AAPL"), "array of 1 to"),
+        (json!(["ZZZZ", "AAPL"]), "unknown symbols: ZZZZ"),
+        (json!(["x".repeat(5000)]), "array of 1 to"),
+    ] {
+        send(&mut ws, json!({"type": "subscribe", "topic": "quotes", "symbols": symbols})).await;
+        let e = next_json(&mut ws, Duration::from_secs(5)).await.unwrap_or_else(|| panic!("no answer to {symbols}"));
+        assert_eq!(e["code"], "invalid_symbols", "{e}");
+        assert!(e["message"].as_str().unwrap().contains(says), "{e}");
+    }
+    // The refused subscriptions did not subscribe: nothing arrives for trading or quotes.
     assert!(data_frames(&mut ws, "trading", Duration::from_millis(1500)).await.is_empty());
+    assert!(data_frames(&mut ws, "quotes", Duration::from_millis(100)).await.is_empty());
 
     for topic in ["system_health", "metrics_summary", "trading", "mcp", "quotes"] {
         send(&mut ws, json!({"type": "subscribe", "topic": topic, "interval_ms": 1000})).await;
@@ -229,7 +241,8 @@ async fn refusals_are_clean_http_errors() {
     assert_eq!(status, 401);
     assert!(body.contains("unauthorized"), "{body}");
     assert_eq!(http_status_of_upgrade(&url, &[("authorization", "Bearer wrong-token!")]).await.err().unwrap().0, 401);
-    let a = http_status_of_upgrade(&url, &[("authorization", "Bearer let-me-in-please")]).await.expect("bearer token");
+    // The scheme name is case-insensitive.
+    let a = http_status_of_upgrade(&url, &[("authorization", "bearer let-me-in-please")]).await.expect("bearer token");
     let b = connect(&ws_url(&svc, "?token=let-me-in-please")).await;
     let (status, body) =
         refused(http_status_of_upgrade(&ws_url(&svc, "?token=let-me-in-please"), &[]).await, "over capacity");

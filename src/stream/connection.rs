@@ -213,6 +213,14 @@ pub(crate) async fn run(hub: StreamHub, socket: WebSocket, slot: Slot) {
                             }));
                             continue;
                         };
+                        // Symbols must exist in the topic's data: an unknown one would stream `{}`.
+                        if let Some(unknown) = symbols.as_deref().and_then(|s| t.unknown_keys(s)) {
+                            offer(&tx, &stats, error_frame(&ProtocolError {
+                                code: "invalid_symbols",
+                                message: format!("unknown symbols: {}", unknown.join(", ")),
+                            }));
+                            continue;
+                        }
                         let interval = interval_ms
                             .map(Duration::from_millis)
                             .unwrap_or(t.default_interval)

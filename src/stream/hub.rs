@@ -109,6 +109,21 @@ pub(crate) struct Topic {
 }
 
 impl Topic {
+    /// Of `keys`, those a keyed topic's data does not have (at most 5 named), or `None` when
+    /// all are known. A keyed topic nobody subscribed to yet computes its first snapshot here
+    /// (once in its life; every later subscriber shares it).
+    pub(crate) fn unknown_keys(&self, keys: &[String]) -> Option<Vec<String>> {
+        if !self.keyed {
+            return None;
+        }
+        // (The borrow ends before `compute` writes the watch: holding it would deadlock.)
+        let latest = self.latest.borrow().clone();
+        let snap = latest.unwrap_or_else(|| self.compute());
+        let entries = snap.entries.as_ref()?;
+        let unknown: Vec<String> = keys.iter().filter(|k| !entries.contains_key(*k)).take(5).cloned().collect();
+        (!unknown.is_empty()).then_some(unknown)
+    }
+
     fn min_interval(&self) -> Option<Duration> {
         self.subscribers.lock().ok()?.values().min().copied()
     }

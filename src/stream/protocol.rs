@@ -57,7 +57,34 @@ struct Raw {
     kind: String,
     topic: Option<String>,
     interval_ms: Option<Value>,
-    symbols: Option<Vec<String>>,
+    symbols: Option<Value>,
+}
+
+/// Longest symbol a subscription may name.
+pub const MAX_SYMBOL_LEN: usize = 16;
+
+/// `symbols`: 1 to [`MAX_SYMBOLS`] strings shaped like tickers (letters, digits, `.`, `-`, `_`),
+/// upper-cased.
+fn symbols(v: &Value) -> Result<Vec<String>, ProtocolError> {
+    let bad = || {
+        ProtocolError::new(
+            "invalid_symbols",
+            format!(
+                "\"symbols\" must be an array of 1 to {MAX_SYMBOLS} ticker strings (letters, digits, . - _; at most \
+                 {MAX_SYMBOL_LEN} characters)"
+            ),
+        )
+    };
+    let list = v.as_array().filter(|a| !a.is_empty() && a.len() <= MAX_SYMBOLS).ok_or_else(bad)?;
+    list.iter()
+        .map(|x| {
+            let s = x.as_str().map(str::trim).ok_or_else(bad)?;
+            let ok = !s.is_empty()
+                && s.len() <= MAX_SYMBOL_LEN
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+            if ok { Ok(s.to_ascii_uppercase()) } else { Err(bad()) }
+        })
+        .collect()
 }
 
 /// Parses and validates one text message.
@@ -92,10 +119,7 @@ pub fn parse(text: &str) -> Result<ClientMessage, ProtocolError> {
                 (Some(_), t) if t != WsTopic::Quotes => {
                     return Err(ProtocolError::new("invalid_message", "\"symbols\" applies to the quotes topic only"));
                 }
-                (Some(s), _) if s.is_empty() || s.len() > MAX_SYMBOLS => {
-                    return Err(ProtocolError::new("invalid_symbols", format!("give 1 to {MAX_SYMBOLS} symbols")));
-                }
-                (Some(s), _) => Some(s.iter().map(|x| x.trim().to_ascii_uppercase()).collect()),
+                (Some(s), _) => Some(symbols(s)?),
             };
             Ok(ClientMessage::Subscribe { topic, interval_ms, symbols })
         }
@@ -184,6 +208,18 @@ mod tests {
         assert_eq!(
             parse(r#"{"type":"subscribe","topic":"trading","symbols":["AAPL"]}"#).unwrap_err().code,
             "invalid_message"
+        );
+        for bad in [r#""AAPL""#, "[]", "[1]", r#"["ZZZZZZZZZZZZZZZZZ"]"#, r#"["💸"]"#, r#"["A B"]"#] {
+            let msg = format!(r#"{{"type":"subscribe","topic":"quotes","symbols":{bad}}}"#);
+            assert_eq!(parse(&msg).unwrap_err().code, "invalid_symbols", "{bad}");
+        }
+        assert_eq!(
+            parse(r#"{"type":"subscribe","topic":"quotes","symbols":[" aapl ","BRK.B"]}"#).unwrap(),
+            ClientMessage::Subscribe {
+                topic: WsTopic::Quotes,
+                interval_ms: None,
+                symbols: Some(vec!["AAPL".into(), "BRK.B".into()])
+            }
         );
         let frame = data_frame(WsTopic::Quotes, 3, 10, r#"{"AAPL":1}"#);
         let v: Value = serde_json::from_str(&frame).unwrap();

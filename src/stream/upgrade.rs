@@ -55,8 +55,9 @@ async fn upgrade(
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            // The scheme name is case-insensitive (RFC 9110 §11.1).
+            .and_then(|v| v.split_once(' ').filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer")))
+            .map(|(_, token)| token.trim());
         let given = bearer.or(query.get("token").map(String::as_str));
         if !given.is_some_and(|g| same(g, token)) {
             return refuse(&hub, StatusCode::UNAUTHORIZED, WsReason::Unauthorized, "a valid token is required");
