@@ -513,6 +513,14 @@ async fn bad_requests_get_json_4xx_and_store_nothing() {
             "invalid_quantity",
         ),
         (
+            // Past i64: still the quantity rule, not a parse failure.
+            c.post(svc.url("/api/orders"))
+                .header("content-type", "application/json")
+                .body(r#"{"symbol": "AAPL", "side": "buy", "quantity": 99999999999999999999999, "type": "market"}"#),
+            422,
+            "invalid_quantity",
+        ),
+        (
             c.post(svc.url("/api/orders"))
                 .json(&json!({"symbol": "AAPL", "side": "hold", "quantity": 1, "type": "market"})),
             422,
@@ -561,6 +569,17 @@ async fn bad_requests_get_json_4xx_and_store_nothing() {
         assert!(ct.starts_with("application/json"), "{code}: content-type {ct}");
         assert_eq!(body["error"]["code"], code, "{body}");
     }
+    let huge: Value = c
+        .post(svc.url("/api/orders"))
+        .header("content-type", "application/json")
+        .body(r#"{"symbol": "AAPL", "side": "buy", "quantity": 1e308, "type": "market"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(huge["error"]["message"].as_str().unwrap().contains("must not exceed"), "{huge}");
     assert_eq!(db.count("SELECT count(*) FROM orders").await, before, "no invalid request stored anything");
     // The service is still healthy after all of it.
     let (status, _) =
