@@ -35,6 +35,7 @@ pub mod instrument;
 #[cfg(feature = "mcp")]
 pub mod mcp;
 pub mod process;
+pub mod redact;
 #[cfg(feature = "axum")]
 pub mod stream;
 pub mod telemetry;

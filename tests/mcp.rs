@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use swaggy_telemetry::catalog::values::HealthState;
 use swaggy_telemetry::health::HealthCheck;
 use swaggy_telemetry::mcp::{
-    CallError, ClientOptions, McpClient, McpServersFile, Orchestrator, ServerCheck, ServerEntry,
+    CallError, ClientOptions, HTTP_KEEPALIVE, McpClient, McpServersFile, Orchestrator, ServerCheck, ServerEntry,
 };
 
 /// The request kinds every client must propagate context on, and how to make each.
@@ -486,4 +486,245 @@ async fn one_trace_from_the_http_request_to_the_mcp_server() {
     let chat = in_trace.iter().find(|s| s.span.name == "chat swaggy-sim-insights-1").expect("GenAI span");
     assert_eq!(chat.parent_id(), coordinate.span_id());
     assert!(chat.attr("gen_ai.usage.input_tokens").is_some());
+}
+
+/// `/health?fresh=1` as JSON (the status is 503 while a critical check fails: the body is the
+/// same).
+async fn health(c: &reqwest::Client, svc: &Service) -> Value {
+    c.get(svc.url("/health?fresh=1")).send().await.unwrap().json().await.unwrap()
+}
+
+fn check_of<'a>(health: &'a Value, name: &str) -> &'a Value {
+    health["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {health}"))
+}
+
+/// Log text without terminal colours.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters… final letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_mcp_server_urls_never_leak() {
+    const SECRET: &str = "s3cretpw";
+    let receiver = Receiver::http().await;
+    let endpoint = receiver.endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
+    // One server refuses connections, the other's host does not resolve (the trial's case).
+    let closed = common::services::free_port();
+    let file = dir.path().join("mcp.json");
+    std::fs::write(
+        &file,
+        json!({ "mcpServers": {
+            "a": { "url": format!("http://u:{SECRET}@127.0.0.1:{closed}/mcp?k={SECRET}") },
+            "b": { "url": format!("http://u:{SECRET}@y/mcp?k={SECRET}") },
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let svc = Service::start(
+        &["serve"],
+        &[
+            ("DATABASE_URL", &db),
+            ("MCP_CONFIG", &file),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    );
+    let started = Instant::now();
+    let c = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        let h = health(&c, &svc).await;
+        let failed = |n: &str| check_of(&h, n)["detail"].as_str().unwrap_or("").starts_with("failed");
+        if failed("mcp_server:a") && failed("mcp_server:b") {
+            break h;
+        }
+        assert!(Instant::now() < deadline, "the servers never failed: {h}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for name in ["mcp_server:a", "mcp_server:b", "mcp_orchestrator"] {
+        let detail = check_of(&body, name)["detail"].as_str().unwrap().to_string();
+        eprintln!("{name}: {detail}");
+        assert!(!detail.contains(SECRET), "{name}: {detail}");
+        // Short human text: no Rust paths or type names (`a::b`, `Foo<Bar>`, `Transport [..]`).
+        assert!(!detail.contains("::") && !detail.contains('<') && !detail.contains("Transport ["), "{detail}");
+        assert!(detail.chars().count() <= 240, "{name}: {} characters: {detail}", detail.chars().count());
+    }
+    let a = check_of(&body, "mcp_server:a")["detail"].as_str().unwrap();
+    assert!(a.contains("initialize failed") && a.to_lowercase().contains("connection refused"), "{a}");
+    assert!(!body.to_string().contains(SECRET), "{body}");
+
+    // Keep failing for a while: no secret in the logs, and the orchestrator's warning about a
+    // server is logged when its failure changes, not on every retry.
+    tokio::time::sleep(Duration::from_secs(8).saturating_sub(started.elapsed())).await;
+    let stderr = strip_ansi(&svc.stderr());
+    assert!(!stderr.contains(SECRET), "a secret in the logs:\n{stderr}");
+    for server in ["a", "b"] {
+        let warned = stderr
+            .lines()
+            .filter(|l| l.contains("MCP server failed to start") && l.contains(&format!("server={server} ")))
+            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+            .count();
+        assert_eq!(warned, 1, "{server}: {warned} warnings in {:?}:\n{stderr}", started.elapsed());
+    }
+    let errors = stderr.lines().filter(|l| l.contains("ERROR") || l.contains("WARN")).count();
+    eprintln!("log lines at WARN/ERROR after {:?} of two failing servers: {errors}\n{stderr}", started.elapsed());
+    let received =
+        receiver.wait_spans(Duration::from_secs(20), |s| s.iter().any(|x| x.span.name.starts_with("initialize"))).await;
+    for s in &received {
+        let text = format!("{:?}", s.span);
+        assert!(!text.contains(SECRET), "a secret in a span: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_http_server_fails_then_recovers() {
+    let (guard, _exporter) = install_in_memory();
+    let env = [("RUST_LOG", "warn")];
+    let args = ["mcp-server", "--transport", "http"];
+    let mut server = Service::start(&args, &env);
+    let addr = server.base.trim_start_matches("http://").trim_end_matches("/mcp").to_string();
+    let mut f = McpServersFile::default();
+    f.servers.insert("remote".into(), ServerEntry::Http { url: server.base.clone() });
+    let orch = Orchestrator::start(f, ClientOptions::default());
+    assert!(orch.wait_ready(Duration::from_secs(20)).await, "{:?}", orch.statuses());
+    let check = ServerCheck { orchestrator: orch.clone(), server: "remote".into() };
+    let overall = swaggy_telemetry::mcp::OrchestratorCheck(orch.clone());
+    assert_eq!(check.check().await.state, HealthState::Healthy);
+    assert_eq!(overall.check().await.detail, "1/1 servers ready");
+
+    // Killed: the next ping fails, and the server leaves `ready` with the reason.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let killed = Instant::now();
+    let probe = check.check().await;
+    assert_eq!(probe.state, HealthState::Unreachable, "{probe:?}");
+    wait_state(&orch, "remote", "failed", Duration::from_secs(2)).await;
+    let to_failed = killed.elapsed();
+    let status = orch.status("remote").unwrap();
+    let why = status.last_error.clone().unwrap();
+    eprintln!("remote: {why}");
+    assert!(why.starts_with("ping failed") && why.to_lowercase().contains("connection refused"), "{why}");
+    let during = check.check().await;
+    assert!(during.state == HealthState::Unhealthy && during.detail.starts_with("failed ("), "{during:?}");
+    assert!(overall.check().await.detail.starts_with("0/1 servers ready; remote "), "{:?}", overall.check().await);
+    let m = metrics(&guard);
+    let state = |m: &common::Scrape, s: &str| {
+        m.sum("swaggy_mcp_server_status", &[("swaggy_mcp_server", "remote"), ("swaggy_mcp_server_state", s)])
+    };
+    assert_eq!(state(&m, "ready"), 0.0);
+    assert_eq!(m.find("swaggy_mcp_server_status", &[("swaggy_mcp_server", "remote")]).len(), 1);
+    assert!(matches!(
+        orch.call_tool("remote", "get_quote", json!({ "symbol": "AAPL" })).await,
+        Err(CallError::NotReady { .. })
+    ));
+
+    // It stays down a moment (reconnects fail, backing off), then comes back on the same port:
+    // the orchestrator reconnects by itself.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_ne!(orch.status("remote").unwrap().state.as_str(), "ready");
+    let mut server = Service::start_on(&args, &env, &addr);
+    let restarted = Instant::now();
+    wait_state(&orch, "remote", "ready", Duration::from_secs(20)).await;
+    let to_ready = restarted.elapsed();
+    assert!(orch.status("remote").unwrap().starts >= 3, "{:?}", orch.status("remote"));
+    assert_eq!(check.check().await.state, HealthState::Healthy);
+    let quote = orch.call_tool("remote", "get_quote", json!({ "symbol": "MSFT" })).await.expect("after the restart");
+    assert_ne!(quote.is_error, Some(true));
+    assert_eq!(state(&metrics(&guard), "ready"), 1.0);
+
+    // A transport error on a call (not only a ping) fails it too.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let r = orch.call_tool("remote", "get_quote", json!({ "symbol": "MSFT" })).await;
+    assert!(matches!(r, Err(CallError::Transport(_))), "{r:?}");
+    wait_state(&orch, "remote", "failed", Duration::from_secs(2)).await;
+    let why = orch.status("remote").unwrap().last_error.unwrap();
+    eprintln!("remote: {why}");
+    assert!(why.starts_with("tools/call failed"), "{why}");
+    let mut server = Service::start_on(&args, &env, &addr);
+    let restarted = Instant::now();
+    wait_state(&orch, "remote", "ready", Duration::from_secs(20)).await;
+    let to_ready_again = restarted.elapsed();
+
+    // Nobody calls it and no health check runs: the orchestrator's keepalive ping notices.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let killed = Instant::now();
+    wait_state(&orch, "remote", "failed", HTTP_KEEPALIVE + Duration::from_secs(2)).await;
+    let to_failed_idle = killed.elapsed();
+    let why = orch.status("remote").unwrap().last_error.unwrap();
+    eprintln!("remote: {why}");
+    assert!(why.starts_with("ping failed"), "{why}");
+    eprintln!(
+        "HTTP server killed → failed: {to_failed:?} after a health ping, at once on a call, {to_failed_idle:?} idle \
+         (keepalive every {HTTP_KEEPALIVE:?}); restarted → ready: {to_ready:?}, {to_ready_again:?}"
+    );
+    orch.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_order_makes_the_coordination_partial() {
+    // Postgres that nobody listens on: the analysis works (MCP), the order cannot be stored.
+    let db = format!("postgres://postgres@127.0.0.1:{}/orders", common::services::free_port());
+    let svc = Service::start(&["serve"], &[("DATABASE_URL", &db)]);
+    let c = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let h = health(&c, &svc).await;
+        if check_of(&h, "mcp_server:market")["status"] == "healthy" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the MCP server never became healthy: {h}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let analyze = |execute: bool| {
+        let c = c.clone();
+        let url = svc.url("/api/agents/analyze");
+        async move {
+            let r = c.post(url).json(&json!({ "symbol": "AAPL", "quantity": 1, "execute": execute })).send().await;
+            let r = r.unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let body = analyze(true).await;
+    assert_eq!(body["risk"]["approved"], true, "{body}");
+    assert_eq!(body["order"]["status"], "failed", "{body}");
+    assert_eq!(body["outcome"], "partial", "the execution step failed: {body}");
+    assert_eq!(body["order"]["reason"], "database is unavailable", "{body}");
+    // The same analysis without an order to place is a success.
+    let body = analyze(false).await;
+    assert_eq!((body["order"].is_null(), &body["outcome"]), (true, &json!("success")), "{body}");
+
+    let text = c.get(svc.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let m = common::Scrape::parse(&text);
+    let count = |outcome: &str| {
+        m.sum(
+            "swaggy_agent_coordinations_total",
+            &[("swaggy_agent_task", "trade_idea"), ("swaggy_agent_outcome", outcome)],
+        )
+    };
+    assert_eq!((count("partial"), count("success")), (1.0, 1.0));
 }

@@ -135,20 +135,7 @@ impl CheckResult {
     }
 }
 
-/// Removes credentials from a URL for display: user info and query are dropped.
-pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((s, r)) => (s, r),
-        None => return "<url>".to_string(),
-    };
-    let rest = rest.split(['?', '#']).next().unwrap_or("");
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    format!("{scheme}://{host}{path}")
-}
+pub use crate::redact::redact_url;
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,8 @@ use super::transport::{CONNECTION_CLOSED, ConnectionShared, ParentContext, Trace
 use crate::catalog::instruments::{MCP_CLIENT_SESSION_DURATION, McpSessionLabels};
 use crate::catalog::values::{ErrorType, McpProtocolVersion, NetworkTransport};
 use crate::catalog::{BoundedStr, Histogram};
+use crate::redact::redact_urls;
+use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 use http::{HeaderName, HeaderValue};
 use opentelemetry::Context;
@@ -14,7 +16,7 @@ use rmcp::model::{
     CallToolResult, ClientConfig, ClientJsonRpcMessage, ClientRequest, GetExtensions, Implementation, JsonRpcMessage,
     ServerResult,
 };
-use rmcp::service::{Peer, PeerRequestOptions, RoleClient, RunningService, ServiceError};
+use rmcp::service::{ClientInitializeError, Peer, PeerRequestOptions, RoleClient, RunningService, ServiceError};
 use rmcp::transport::streamable_http_client::{
     SseError, StreamableHttpClient, StreamableHttpClientTransportConfig, StreamableHttpError,
     StreamableHttpPostResponse, StreamableHttpResponseLimits,
@@ -103,8 +105,54 @@ impl From<ServiceError> for CallError {
             ServiceError::McpError(d) => CallError::Rpc { code: d.code.0, message: d.message.to_string() },
             ServiceError::Timeout { timeout } => CallError::Timeout(timeout),
             ServiceError::TransportClosed => CallError::Closed,
-            other => CallError::Transport(other.to_string()),
+            ServiceError::TransportSend(e) => CallError::Transport(describe(&*e.error)),
+            ServiceError::UnexpectedResponse => CallError::Transport("unexpected response type".into()),
+            ServiceError::Cancelled { .. } => CallError::Transport("the request was cancelled".into()),
+            other => CallError::Transport(clip(&redact_urls(&other.to_string()))),
         }
+    }
+}
+
+/// Longest description of a failure (health details and log lines stay short).
+const MAX_DESCRIPTION: usize = 200;
+
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_DESCRIPTION) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+/// A short, human description of a transport failure: what failed and its root cause (`error
+/// sending request: Connection refused (os error 111)`), URLs redacted, no Rust type names.
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    // rmcp's HTTP error keeps the client's error out of the source chain: start from it.
+    let e: &(dyn std::error::Error + 'static) = match e.downcast_ref::<StreamableHttpError<reqwest::Error>>() {
+        Some(StreamableHttpError::Client(inner)) => inner,
+        _ => e,
+    };
+    let top = e.to_string();
+    let mut root = e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    let root = root.to_string();
+    let text = if top.contains(&root) { top } else { format!("{top}: {root}") };
+    clip(&redact_urls(&text))
+}
+
+/// [`describe`] for a failed handshake.
+fn describe_init(e: &ClientInitializeError) -> String {
+    match e {
+        ClientInitializeError::TransportError { error, .. } => describe(&*error.error),
+        ClientInitializeError::ConnectionClosed(_) => "the connection closed during the handshake".into(),
+        ClientInitializeError::JsonRpcError(d) => {
+            format!("the server answered JSON-RPC error {}: {}", d.code.0, clip(&redact_urls(&d.message)))
+        }
+        ClientInitializeError::NoCompatibleProtocolVersion { .. } => "no protocol version in common".into(),
+        ClientInitializeError::Cancelled => "cancelled".into(),
+        ClientInitializeError::LegacyFallbackFailed { fallback, .. } => describe_init(fallback),
+        _ => "the server did not answer initialize as MCP requires".into(),
     }
 }
 
@@ -158,7 +206,7 @@ impl McpClient {
         let http = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .build()
-            .map_err(|e| ConnectError::Handshake(e.to_string()))?;
+            .map_err(|e| ConnectError::Handshake(describe(&e.without_url())))?;
         let transport = StreamableHttpClientTransport::with_client(
             TraceHeaders(http),
             StreamableHttpClientTransportConfig::with_uri(url.to_string()),
@@ -181,7 +229,7 @@ impl McpClient {
         let serve = client_info().serve(transport).with_context(Context::current());
         let running = match tokio::time::timeout(options.connect_timeout, serve).await {
             Ok(Ok(r)) => r,
-            Ok(Err(e)) => return Err(ConnectError::Handshake(e.to_string())),
+            Ok(Err(e)) => return Err(ConnectError::Handshake(describe_init(&e))),
             Err(_) => return Err(ConnectError::Timeout(options.connect_timeout)),
         };
         Ok(McpClient {
@@ -215,12 +263,38 @@ impl McpClient {
         self.shared.protocol_version().map(|v| v.to_string())
     }
 
+    /// Why the connection ended, when it ended on a failure this client saw (a request that
+    /// could not be sent).
+    pub fn close_reason(&self) -> Option<String> {
+        self.shared.close_reason()
+    }
+
+    /// Ends the connection as failed, with `reason` (what [`McpClient::close_reason`] answers).
+    pub(crate) fn fail(&self, reason: String) {
+        self.shared.fail(reason);
+    }
+
     /// Sends one request and waits for its answer (bounded by the call timeout).
+    ///
+    /// A request the transport cannot send (refused, reset, the server gone) ends the
+    /// connection: over streamable HTTP nothing else would notice that the server is gone, so
+    /// the orchestrator learns it here and reconnects.
     pub async fn send(&self, mut request: ClientRequest) -> Result<ServerResult, CallError> {
+        let method = request.method().to_string();
         request.extensions_mut().insert(ParentContext(Context::current()));
-        let handle =
-            self.peer.send_request_with_option(request, PeerRequestOptions::with_timeout(self.call_timeout)).await?;
-        Ok(handle.await_response().await?)
+        let sent = self.peer.send_request_with_option(request, PeerRequestOptions::with_timeout(self.call_timeout));
+        let result = match sent.await {
+            Ok(handle) => handle.await_response().await,
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| {
+            let lost = matches!(e, ServiceError::TransportSend(_) | ServiceError::TransportClosed);
+            let e = CallError::from(e);
+            if lost {
+                self.shared.fail(format!("{method} failed: {e}"));
+            }
+            e
+        })
     }
 
     /// Any MCP method with JSON parameters; the result as JSON.
@@ -289,11 +363,12 @@ pub fn parse_request(method: &str, params: Value) -> Result<ClientRequest, CallE
     serde_json::from_value(Value::Object(envelope)).map_err(|e| CallError::InvalidRequest(e.to_string()))
 }
 
-/// A streamable HTTP client that also writes the request's trace context (already in
-/// `params._meta`) as `traceparent`/`tracestate`/`baggage` headers, for HTTP-level tracing on
-/// the server's side.
+/// The streamable HTTP client (reqwest) that also writes the request's trace context (already
+/// in `params._meta`) as `traceparent`/`tracestate`/`baggage` headers, for HTTP-level tracing
+/// on the server's side, and whose errors never carry the URL: rmcp logs them, and a query
+/// string or user info can hold a credential.
 #[derive(Debug, Clone)]
-pub struct TraceHeaders<C>(pub C);
+pub struct TraceHeaders<C = reqwest::Client>(pub C);
 
 fn with_trace_headers(
     message: &ClientJsonRpcMessage,
@@ -315,8 +390,38 @@ fn with_trace_headers(
     headers
 }
 
-impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
-    type Error = C::Error;
+type HttpError = StreamableHttpError<reqwest::Error>;
+
+/// Drops the URL from a reqwest error inside an rmcp HTTP error.
+fn without_url(e: HttpError) -> HttpError {
+    match e {
+        StreamableHttpError::Client(e) => StreamableHttpError::Client(e.without_url()),
+        StreamableHttpError::Sse(e) => StreamableHttpError::Sse(sse_without_url(e)),
+        other => other,
+    }
+}
+
+fn sse_without_url(e: SseError) -> SseError {
+    match e {
+        SseError::Body(body) => match body.downcast::<reqwest::Error>() {
+            Ok(e) => SseError::Body(Box::new(e.without_url())),
+            Err(body) => SseError::Body(body),
+        },
+        other => other,
+    }
+}
+
+type SseEvents = BoxStream<'static, Result<sse_stream::Sse, SseError>>;
+
+fn events_without_url(r: Result<SseEvents, HttpError>) -> Result<SseEvents, HttpError> {
+    match r {
+        Ok(events) => Ok(events.map(|e| e.map_err(sse_without_url)).boxed()),
+        Err(e) => Err(without_url(e)),
+    }
+}
+
+impl StreamableHttpClient for TraceHeaders<reqwest::Client> {
+    type Error = reqwest::Error;
 
     async fn post_message(
         &self,
@@ -325,9 +430,9 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
         session_id: Option<Arc<str>>,
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
+    ) -> Result<StreamableHttpPostResponse, HttpError> {
         let headers = with_trace_headers(&message, custom_headers);
-        self.0.post_message(uri, message, session_id, auth_header, headers).await
+        self.0.post_message(uri, message, session_id, auth_header, headers).await.map_err(without_url)
     }
 
     async fn post_message_with_max_sse_event_size(
@@ -338,11 +443,12 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
-    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
+    ) -> Result<StreamableHttpPostResponse, HttpError> {
         let headers = with_trace_headers(&message, custom_headers);
         self.0
             .post_message_with_max_sse_event_size(uri, message, session_id, auth_header, headers, max_sse_event_size)
             .await
+            .map_err(without_url)
     }
 
     async fn post_message_with_response_limits(
@@ -353,9 +459,12 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
-    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
+    ) -> Result<StreamableHttpPostResponse, HttpError> {
         let headers = with_trace_headers(&message, custom_headers);
-        self.0.post_message_with_response_limits(uri, message, session_id, auth_header, headers, limits).await
+        self.0
+            .post_message_with_response_limits(uri, message, session_id, auth_header, headers, limits)
+            .await
+            .map_err(without_url)
     }
 
     async fn delete_session(
@@ -364,8 +473,8 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
         session_id: Arc<str>,
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<(), StreamableHttpError<Self::Error>> {
-        self.0.delete_session(uri, session_id, auth_header, custom_headers).await
+    ) -> Result<(), HttpError> {
+        self.0.delete_session(uri, session_id, auth_header, custom_headers).await.map_err(without_url)
     }
 
     async fn get_stream(
@@ -375,8 +484,8 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
         last_event_id: Option<String>,
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<BoxStream<'static, Result<sse_stream::Sse, SseError>>, StreamableHttpError<Self::Error>> {
-        self.0.get_stream(uri, session_id, last_event_id, auth_header, custom_headers).await
+    ) -> Result<SseEvents, HttpError> {
+        events_without_url(self.0.get_stream(uri, session_id, last_event_id, auth_header, custom_headers).await)
     }
 
     async fn get_stream_with_max_sse_event_size(
@@ -387,16 +496,63 @@ impl<C: StreamableHttpClient + Sync> StreamableHttpClient for TraceHeaders<C> {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
-    ) -> Result<BoxStream<'static, Result<sse_stream::Sse, SseError>>, StreamableHttpError<Self::Error>> {
-        self.0
-            .get_stream_with_max_sse_event_size(
-                uri,
-                session_id,
-                last_event_id,
-                auth_header,
-                custom_headers,
-                max_sse_event_size,
-            )
-            .await
+    ) -> Result<SseEvents, HttpError> {
+        events_without_url(
+            self.0
+                .get_stream_with_max_sse_event_size(
+                    uri,
+                    session_id,
+                    last_event_id,
+                    auth_header,
+                    custom_headers,
+                    max_sse_event_size,
+                )
+                .await,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::transport::DynamicTransportError;
+
+    /// A real reqwest failure for a URL with credentials (nothing listens on port 9).
+    async fn refused() -> reqwest::Error {
+        reqwest::Client::new().post("http://u:s3cretpw@127.0.0.1:9/mcp?k=s3cretpw").send().await.unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn transport_failures_read_as_short_text_without_secrets() {
+        let e = refused().await;
+        assert!(format!("{e:?}").contains("s3cretpw"), "the raw error holds the URL");
+        // As rmcp reports a failed handshake: a type name around the client's error.
+        let init = ClientInitializeError::TransportError {
+            error: DynamicTransportError::from_parts(
+                std::any::type_name::<TraceHeaders>(),
+                std::any::TypeId::of::<TraceHeaders>(),
+                Box::new(StreamableHttpError::Client(e)),
+            ),
+            context: "send initialize request".into(),
+        };
+        assert!(init.to_string().contains("::"));
+        let text = describe_init(&init);
+        assert!(text.starts_with("error sending request"), "{text}");
+        assert!(text.to_lowercase().contains("connection refused"), "{text}");
+        assert!(!text.contains("s3cretpw") && !text.contains("::") && !text.contains("Transport ["), "{text}");
+
+        // What rmcp logs and keeps: the error after our client dropped the URL.
+        let scrubbed = without_url(StreamableHttpError::Client(refused().await));
+        assert!(!format!("{scrubbed} {scrubbed:?}").contains("s3cretpw"), "{scrubbed:?}");
+
+        // A failed send on a live session.
+        let send = ServiceError::TransportSend(DynamicTransportError::from_parts(
+            "x",
+            std::any::TypeId::of::<()>(),
+            Box::new(StreamableHttpError::Client(refused().await)),
+        ));
+        let call = CallError::from(send).to_string();
+        assert!(call.starts_with("transport error: error sending request") && !call.contains("s3cretpw"), "{call}");
+        assert!(clip(&"x".repeat(500)).chars().count() <= MAX_DESCRIPTION + 1);
     }
 }

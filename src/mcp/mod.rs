@@ -11,8 +11,9 @@
 //! * [`InstrumentedServer`] — wraps any rmcp [`rmcp::ServerHandler`]: SERVER spans parented to
 //!   the client's context, `mcp.server.operation.duration`, session durations.
 //! * [`Orchestrator`] — named servers from an `mcpServers` JSON file, per-server state with
-//!   restart and backoff, `call_mcp_method(server, method, params)`, state gauges and health
-//!   checks.
+//!   restart and backoff (a stdio server fails when its process ends, an HTTP server when a
+//!   request cannot be sent or its keepalive ping goes unanswered),
+//!   `call_mcp_method(server, method, params)`, state gauges and health checks.
 //! * [`Coordination`] — one agent task over several MCP calls: a parent span and the
 //!   coordination metrics (`record_mcp_agent_coordination` in the seed).
 //!
@@ -31,7 +32,8 @@ pub use client::{CallError, ClientOptions, ConnectError, McpClient, TraceHeaders
 pub use coordination::{Coordination, record_mcp_agent_coordination};
 pub use labels::{KNOWN_METHODS, MAX_TOOL_LABELS, OTHER_METHOD};
 pub use orchestrator::{
-    McpConfigError, McpServersFile, Orchestrator, OrchestratorCheck, ServerCheck, ServerEntry, ServerStatus,
+    HTTP_KEEPALIVE, McpConfigError, McpServersFile, Orchestrator, OrchestratorCheck, ServerCheck, ServerEntry,
+    ServerStatus,
 };
 pub use propagation::{META_FIELDS, extract as extract_meta, inject as inject_meta};
 pub use server::InstrumentedServer;

@@ -29,6 +29,10 @@ pub const MIN_BACKOFF: Duration = Duration::from_millis(500);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A server up this long counts as stable (its next failure restarts after [`MIN_BACKOFF`]).
 pub const STABLE_AFTER: Duration = Duration::from_secs(30);
+/// How often a ready streamable-HTTP server is pinged: nothing else tells the orchestrator
+/// that it is gone (a stdio server is watched through its process). A ping that cannot be
+/// sent, or that gets no answer within the call timeout, fails the server.
+pub const HTTP_KEEPALIVE: Duration = Duration::from_secs(5);
 
 /// How to reach one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -380,11 +384,37 @@ async fn connect(slot: &Slot, options: &ClientOptions) -> Result<McpClient, Stri
         }
         ServerEntry::Http { url } => McpClient::connect_http(&slot.name, url, options).await,
     };
-    r.map_err(|e| e.to_string())
+    r.map_err(|e| crate::redact::redact_urls(&e.to_string()))
+}
+
+/// Why a ready connection ended, when nothing more precise is known.
+const CONNECTION_CLOSED_REASON: &str = "the connection closed (the server exited?)";
+
+/// Pings a ready HTTP server every [`HTTP_KEEPALIVE`] until a ping fails (a failed send has
+/// already ended the connection; no answer in time ends it here). Never ends for stdio.
+async fn keepalive(entry: &ServerEntry, client: &McpClient) {
+    if !matches!(entry, ServerEntry::Http { .. }) {
+        return std::future::pending().await;
+    }
+    loop {
+        tokio::time::sleep(HTTP_KEEPALIVE).await;
+        match client.ping().await {
+            // An answer, even an error, is a live server.
+            Ok(()) | Err(CallError::Rpc { .. }) => {}
+            Err(e) => {
+                client.fail(format!("keepalive ping failed: {e}"));
+                return;
+            }
+        }
+    }
 }
 
 async fn supervise(inner: Weak<Inner>, slot: Arc<Slot>, mut stop: watch::Receiver<bool>) {
     let mut backoff = MIN_BACKOFF;
+    // The failure last logged at `warn`: a server that keeps failing the same way logs once
+    // (then at `debug` on each retry), not on every attempt.
+    let mut logged: Option<String> = None;
+    let mut attempt: u32 = 0;
     loop {
         let Some(strong) = inner.upgrade() else { return };
         let options = strong.options.clone();
@@ -393,6 +423,7 @@ async fn supervise(inner: Weak<Inner>, slot: Arc<Slot>, mut stop: watch::Receive
         if let Ok(mut s) = slot.state.lock() {
             s.starts += 1;
         }
+        attempt += 1;
         slot.set(McpServerState::Starting, None, None);
         let connected = tokio::select! {
             r = connect(&slot, &options) => r,
@@ -401,26 +432,36 @@ async fn supervise(inner: Weak<Inner>, slot: Arc<Slot>, mut stop: watch::Receive
         match connected {
             Ok(client) => {
                 let client = Arc::new(client);
-                tracing::info!(server = %slot.name, pid = ?client.pid(), "MCP server ready");
+                tracing::info!(server = %slot.name, pid = ?client.pid(), attempt, "MCP server ready");
                 slot.set(McpServerState::Ready, Some(client.clone()), None);
+                attempt = 0;
                 let up = Instant::now();
                 tokio::select! {
                     _ = client.closed() => {}
+                    _ = keepalive(&slot.entry, &client) => {}
                     _ = stop.changed() => {
                         client.close().await;
                         slot.set(McpServerState::Stopped, None, None);
                         return;
                     }
                 }
-                tracing::warn!(server = %slot.name, "MCP server connection closed; restarting");
-                slot.set(McpServerState::Failed, None, Some("the connection closed (the server exited?)".into()));
+                let reason = client.close_reason().unwrap_or_else(|| CONNECTION_CLOSED_REASON.to_string());
                 if up.elapsed() >= STABLE_AFTER {
                     backoff = MIN_BACKOFF;
                 }
+                tracing::warn!(server = %slot.name, %reason, retry_in = ?backoff, "MCP server lost; reconnecting");
+                slot.set(McpServerState::Failed, None, Some(reason.clone()));
+                logged = Some(reason);
             }
             Err(e) => {
-                tracing::warn!(server = %slot.name, error = %e, "MCP server failed to start");
-                slot.set(McpServerState::Failed, None, Some(e));
+                let (server, retry_in) = (&slot.name, backoff);
+                if logged.as_ref() != Some(&e) {
+                    tracing::warn!(%server, error = %e, attempt, ?retry_in, "MCP server failed to start");
+                } else {
+                    tracing::debug!(%server, error = %e, attempt, ?retry_in, "MCP server failed to start");
+                }
+                slot.set(McpServerState::Failed, None, Some(e.clone()));
+                logged = Some(e);
             }
         }
         tokio::select! {
@@ -496,6 +537,8 @@ mod checks {
                         Probe::healthy(format!("ping answered in {} ms{pid}", started.elapsed().as_millis()))
                     }
                     Err(CallError::Closed) => Probe::unreachable("the connection closed"),
+                    // The connection is gone (the orchestrator now reconnects).
+                    Err(CallError::Transport(why)) => Probe::unreachable(format!("ping failed: {why}")),
                     Err(CallError::Rpc { code, .. }) => Probe::error(format!("ping answered JSON-RPC error {code}")),
                     Err(e) => {
                         Probe::error(format!("ping failed: {}", e.to_string().chars().take(120).collect::<String>()))

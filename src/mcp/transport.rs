@@ -55,6 +55,8 @@ pub(crate) struct ConnectionShared {
     pending: Mutex<HashMap<RequestId, Pending>>,
     /// Becomes true when the connection is gone (the peer closed it, or the process died).
     closed: watch::Sender<bool>,
+    /// Why it ended, when a failure this side saw ended it (see [`ConnectionShared::fail`]).
+    close_reason: Mutex<Option<String>>,
     protocol_version: Mutex<Option<Arc<str>>>,
 }
 
@@ -67,6 +69,7 @@ impl ConnectionShared {
             duration: MCP_CLIENT_OPERATION_DURATION.build(&crate::telemetry::meter()),
             pending: Mutex::new(HashMap::new()),
             closed: watch::channel(false).0,
+            close_reason: Mutex::new(None),
             protocol_version: Mutex::new(None),
         })
     }
@@ -79,6 +82,22 @@ impl ConnectionShared {
 
     pub(crate) fn is_closed(&self) -> bool {
         *self.closed.borrow()
+    }
+
+    pub(crate) fn close_reason(&self) -> Option<String> {
+        self.close_reason.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// The connection is unusable (a request could not be sent): it ends now, with `reason`,
+    /// unless it had already ended.
+    pub(crate) fn fail(&self, reason: String) {
+        if self.is_closed() {
+            return;
+        }
+        if let Ok(mut r) = self.close_reason.lock() {
+            r.get_or_insert(reason);
+        }
+        self.close_all();
     }
 
     pub(crate) fn protocol_version(&self) -> Option<Arc<str>> {

@@ -48,8 +48,13 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
 impl Service {
     /// Starts `swaggy-stacks <args> --listen 127.0.0.1:0` and waits for its URL line.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Service {
+        Self::start_on(args, env, "127.0.0.1:0")
+    }
+
+    /// [`Service::start`] on a given address (a restart on the port of one that was killed).
+    pub fn start_on(args: &[&str], env: &[(&str, &str)], listen: &str) -> Service {
         let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--listen", "127.0.0.1:0"]);
+        all.extend(["--listen", listen]);
         let mut child =
             command(&all, env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn swaggy-stacks");
         let stdout_lines = Arc::new(Mutex::new(Vec::new()));
