@@ -70,6 +70,21 @@ fn structured(r: Result<rmcp::model::CallToolResult, CallError>) -> Result<Value
     }
 }
 
+/// The outcome of a trade idea whose quote arrived: `success` when every later step worked
+/// (history, risk opinion, and the order when one was due), `partial` otherwise.
+fn outcome_of(history_ok: bool, risk_ok: bool, execution_failed: bool) -> AgentOutcome {
+    if history_ok && risk_ok && !execution_failed { AgentOutcome::Success } else { AgentOutcome::Partial }
+}
+
+/// A short reason for a failed order, fit for the response (no internal detail).
+fn failure_reason(e: &AppError) -> String {
+    match e {
+        AppError::Unavailable(what) => format!("{what} is unavailable"),
+        AppError::Client { code, .. } => (*code).to_string(),
+        AppError::Internal(_) => "internal error".to_string(),
+    }
+}
+
 impl Agents {
     pub fn new(orchestrator: Orchestrator, broker: Arc<Broker>, market: Arc<Market>) -> Self {
         let names = orchestrator.names();
@@ -137,6 +152,8 @@ impl Agents {
         );
         let approved = risk.as_ref().ok().and_then(|r| r["approved"].as_bool()).unwrap_or(false);
         let mut order = Value::Null;
+        // Whether the executor's step failed (an order was due and could not be placed).
+        let mut execution_failed = false;
         if execute && approved && self.market.quote(symbol).is_some() {
             let o = NewOrder {
                 symbol,
@@ -147,10 +164,18 @@ impl Agents {
             };
             match self.broker.submit(o).with_context(coord.context().clone()).await {
                 Ok(rec) => order = json!({ "id": rec.id, "status": rec.status }),
-                Err(_) => order = json!({ "status": "failed" }),
+                Err(e) => {
+                    let detail = match &e {
+                        AppError::Internal(detail) => detail.clone(),
+                        other => failure_reason(other),
+                    };
+                    tracing::warn!(symbol, error = %detail, "trade idea: the order could not be placed");
+                    execution_failed = true;
+                    order = json!({ "status": "failed", "reason": failure_reason(&e) });
+                }
             }
         }
-        let outcome = if history.is_ok() && risk.is_ok() { AgentOutcome::Success } else { AgentOutcome::Partial };
+        let outcome = outcome_of(history.is_ok(), risk.is_ok(), execution_failed);
         coord.finish(outcome);
         Ok(json!({
             "symbol": symbol, "outcome": outcome.as_str(), "quote": quote,
