@@ -465,11 +465,18 @@ async fn flags_win_for_the_bundled_mcp_server_too_and_the_banner_keeps_secrets()
     // Without Redis, a quote says the cache is off (and no lookup is counted).
     let q: Value = c.get(svc.url("/api/quotes/AAPL")).send().await.unwrap().json().await.unwrap();
     assert_eq!(q["cache"], "off", "{q}");
-    let s = scrape(&c, &svc.url("/metrics")).await;
-    assert_eq!(s.sum("swaggy_cache_lookups_total", &[]), 0.0);
     // The demo's traders wait for the database: a fresh SQLite start serves them no 5xx.
-    let requests = s.sum("http_server_request_duration_seconds_count", &[("http_route", "/api/orders")]);
-    assert!(requests > 0.0, "the simulator traded");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let s = loop {
+        let s = scrape(&c, &svc.url("/metrics")).await;
+        let orders = s.sum("http_server_request_duration_seconds_count", &[("http_route", "/api/orders")]);
+        if orders >= 5.0 {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the simulator sent {orders} orders in 15 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(s.sum("swaggy_cache_lookups_total", &[]), 0.0);
     let errors: Vec<_> = s
         .find("http_server_request_duration_seconds_count", &[])
         .into_iter()
