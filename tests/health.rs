@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::health::check;
 use common::otlp::Receiver;
 use common::prom::scrape;
 use common::services::free_port;
@@ -26,15 +27,6 @@ async fn get_json(c: &reqwest::Client, url: &str) -> (u16, Value, Duration) {
     let status = r.status().as_u16();
     let v = r.json().await.unwrap_or(Value::Null);
     (status, v, start.elapsed())
-}
-
-fn check<'a>(health: &'a Value, name: &str) -> &'a Value {
-    health["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name}: {health}"))
 }
 
 async fn timed(c: &reqwest::Client, url: &str) -> Duration {

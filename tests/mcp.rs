@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::health::check;
 use common::otlp::{ReceivedSpan, Receiver};
 use common::service::{BIN, Service, run_to_exit};
 use common::telemetry::{attr, finished, install_in_memory, metrics};
@@ -494,15 +495,6 @@ async fn health(c: &reqwest::Client, svc: &Service) -> Value {
     c.get(svc.url("/health?fresh=1")).send().await.unwrap().json().await.unwrap()
 }
 
-fn check_of<'a>(health: &'a Value, name: &str) -> &'a Value {
-    health["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name}: {health}"))
-}
-
 /// Log text without terminal colours.
 fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -556,7 +548,7 @@ async fn secrets_in_mcp_server_urls_never_leak() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let body = loop {
         let h = health(&c, &svc).await;
-        let failed = |n: &str| check_of(&h, n)["detail"].as_str().unwrap_or("").starts_with("failed");
+        let failed = |n: &str| check(&h, n)["detail"].as_str().unwrap_or("").starts_with("failed");
         if failed("mcp_server:a") && failed("mcp_server:b") {
             break h;
         }
@@ -564,14 +556,14 @@ async fn secrets_in_mcp_server_urls_never_leak() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     for name in ["mcp_server:a", "mcp_server:b", "mcp_orchestrator"] {
-        let detail = check_of(&body, name)["detail"].as_str().unwrap().to_string();
+        let detail = check(&body, name)["detail"].as_str().unwrap().to_string();
         eprintln!("{name}: {detail}");
         assert!(!detail.contains(SECRET), "{name}: {detail}");
         // Short human text: no Rust paths or type names (`a::b`, `Foo<Bar>`, `Transport [..]`).
         assert!(!detail.contains("::") && !detail.contains('<') && !detail.contains("Transport ["), "{detail}");
         assert!(detail.chars().count() <= 240, "{name}: {} characters: {detail}", detail.chars().count());
     }
-    let a = check_of(&body, "mcp_server:a")["detail"].as_str().unwrap();
+    let a = check(&body, "mcp_server:a")["detail"].as_str().unwrap();
     assert!(a.contains("initialize failed") && a.to_lowercase().contains("connection refused"), "{a}");
     assert!(!body.to_string().contains(SECRET), "{body}");
 
@@ -693,7 +685,7 @@ async fn a_failed_order_makes_the_coordination_partial() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let h = health(&c, &svc).await;
-        if check_of(&h, "mcp_server:market")["status"] == "healthy" {
+        if check(&h, "mcp_server:market")["status"] == "healthy" {
             break;
         }
         assert!(Instant::now() < deadline, "the MCP server never became healthy: {h}");

@@ -191,17 +191,7 @@ async fn pipeline_fires_resolves_and_stays_quiet() {
     // --- fault: the bundled MCP server stops answering (SIGSTOP), then resumes -------------
     // Its pid comes from its own health check's detail: the process is the service's child.
     let health: serde_json::Value = c.get(svc.url("/health")).send().await.unwrap().json().await.unwrap();
-    let detail = health["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "mcp_server:market")
-        .and_then(|c| c["detail"].as_str())
-        .unwrap_or_default()
-        .to_string();
-    let pid: u32 = detail.rsplit("pid ").next().and_then(|p| p.trim().parse().ok()).unwrap_or_else(|| {
-        panic!("no pid in the mcp_server:market check: {detail:?}");
-    });
+    let pid = common::health::mcp_server_pid(&health, "market");
     let signal = |sig: &str| {
         let ok = std::process::Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success();
         assert!(ok, "kill {sig} {pid}");

@@ -452,7 +452,7 @@ async fn flags_win_for_the_bundled_mcp_server_too_and_the_banner_keeps_secrets()
     let deadline = Instant::now() + Duration::from_secs(20);
     let market = loop {
         let h: Value = c.get(svc.url("/health?fresh=1")).send().await.unwrap().json().await.unwrap();
-        let m = h["checks"].as_array().unwrap().iter().find(|c| c["name"] == "mcp_server:market").cloned().unwrap();
+        let m = common::health::check(&h, "mcp_server:market").clone();
         if m["status"] == "healthy" || Instant::now() > deadline {
             break m;
         }
@@ -694,13 +694,8 @@ async fn catalog_instruments_appear_in_a_live_scrape() {
     // MCP client session end: the bundled server dies (by the pid its health check reports);
     // the orchestrator records the session and restarts it.
     let health: Value = c.get(svc.url("/health?fresh=1")).send().await.unwrap().json().await.unwrap();
-    let detail =
-        health["checks"].as_array().unwrap().iter().find(|c| c["name"] == "mcp_server:market").unwrap()["detail"]
-            .as_str()
-            .unwrap()
-            .to_string();
-    let pid = detail.rsplit("pid ").next().unwrap().trim().to_string();
-    assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success(), "{detail}");
+    let pid = common::health::mcp_server_pid(&health, "market").to_string();
+    assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success(), "{health}");
     tokio::time::sleep(Duration::from_secs(6)).await;
     let s = scrape(&c, &svc.url("/metrics")).await;
     let families = s.families();

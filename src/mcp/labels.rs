@@ -4,7 +4,7 @@
 use crate::catalog::key;
 use crate::catalog::values::{McpMethod, McpServer, NetworkTransport, ToolName};
 use crate::catalog::{BoundedSet, BoundedStr};
-use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 
 /// The methods of the MCP specification (2025-06-18 and 2026-07-28): always their own label.
@@ -78,6 +78,20 @@ pub fn error_type_of_code(code: i32) -> BoundedStr {
         // Server-defined codes: bounded by the cardinality limit of the instrument.
         c => BoundedStr::from(c.to_string()),
     }
+}
+
+/// Ends the span in `cx` with the outcome: `rpc.response.status_code` for a JSON-RPC error,
+/// `error.type` and an error status for any failure.
+pub(crate) fn end_span(cx: &Context, code: Option<i32>, error: Option<&BoundedStr>) {
+    let span = cx.span();
+    if let Some(c) = code {
+        span.set_attribute(KeyValue::new(key::RPC_RESPONSE_STATUS_CODE, i64::from(c)));
+    }
+    if let Some(e) = error {
+        span.set_attribute(KeyValue::new(key::ERROR_TYPE, e.to_string_value()));
+        span.set_status(Status::error(e.as_str().to_string()));
+    }
+    span.end();
 }
 
 /// What identifies one MCP operation on its span (client or server side).

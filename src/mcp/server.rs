@@ -12,7 +12,7 @@
 //! ```
 #![allow(clippy::manual_async_fn, deprecated)]
 
-use super::labels::{Labeler, SpanStart, error_type_of_code};
+use super::labels::{Labeler, SpanStart, end_span, error_type_of_code};
 use super::transport::TOOL_ERROR;
 use crate::catalog::instruments::{
     MCP_SERVER_OPERATION_DURATION, MCP_SERVER_SESSION_DURATION, McpOperationLabels, McpSessionLabels,
@@ -21,7 +21,7 @@ use crate::catalog::key;
 use crate::catalog::values::{ErrorType, McpMethod, McpServer, NetworkTransport, RpcStatusCode, ToolName};
 use crate::catalog::{BoundedStr, Histogram};
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
+use opentelemetry::trace::SpanKind;
 use opentelemetry::{Context, KeyValue};
 use rmcp::ErrorData as McpError;
 use rmcp::ServerHandler;
@@ -142,15 +142,7 @@ impl Observation {
                 Ok(_) => (None, None),
                 Err(e) => (Some(e.code.0), Some(error_type_of_code(e.code.0))),
             };
-            let span = self.cx.span();
-            if let Some(c) = code {
-                span.set_attribute(KeyValue::new(key::RPC_RESPONSE_STATUS_CODE, i64::from(c)));
-            }
-            if let Some(e) = &error {
-                span.set_attribute(KeyValue::new(key::ERROR_TYPE, e.to_string_value()));
-                span.set_status(Status::error(e.as_str().to_string()));
-            }
-            span.end();
+            end_span(&self.cx, code, error.as_ref());
             let s = &self.shared;
             s.duration.record(
                 self.start.elapsed().as_secs_f64(),

@@ -8,12 +8,12 @@
 //! `notifications/cancelled` after a timeout). The caller's context travels with a request in
 //! its [`ParentContext`] extension, because rmcp sends from its own task.
 
-use super::labels::{Labeler, SpanStart, error_type_of_code};
+use super::labels::{Labeler, SpanStart, end_span, error_type_of_code};
 use crate::catalog::instruments::{MCP_CLIENT_OPERATION_DURATION, McpOperationLabels};
 use crate::catalog::key;
 use crate::catalog::values::{ErrorType, McpMethod, McpServer, NetworkTransport, RpcStatusCode, ToolName};
 use crate::catalog::{BoundedStr, Histogram};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
+use opentelemetry::trace::{SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use rmcp::model::{
     ClientJsonRpcMessage, ClientNotification, ClientRequest, GetExtensions, GetMeta, JsonRpcMessage, RequestId,
@@ -172,15 +172,7 @@ impl ConnectionShared {
             (None, Some(e)) => Some(BoundedStr::Static(e)),
             (None, None) => None,
         };
-        let span = p.cx.span();
-        if let Some(c) = code {
-            span.set_attribute(KeyValue::new(key::RPC_RESPONSE_STATUS_CODE, i64::from(c)));
-        }
-        if let Some(e) = &error_type {
-            span.set_attribute(KeyValue::new(key::ERROR_TYPE, e.to_string_value()));
-            span.set_status(Status::error(e.as_str().to_string()));
-        }
-        span.end();
+        end_span(&p.cx, code, error_type.as_ref());
         let (method, target) = p.labels;
         self.duration.record(
             elapsed,

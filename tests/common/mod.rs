@@ -3,6 +3,7 @@
 //! parser.
 #![allow(dead_code, unused_imports)]
 
+pub mod health;
 pub mod otlp;
 pub mod pipeline;
 pub mod prom;
