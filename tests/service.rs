@@ -718,3 +718,42 @@ async fn catalog_instruments_appear_in_a_live_scrape() {
     }
     eprintln!("{present} catalog families present; pending: {:?}", PENDING);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_neither_hold_a_connection_nor_block_shutdown() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_url(&dir);
+    let mut svc = Service::start(&["serve", "--database-url", &db], &[]);
+    let c = reqwest::Client::new();
+    svc.wait_ready(&c, "/health/ready", Duration::from_secs(30)).await;
+    let addr = svc.base.trim_start_matches("http://").to_string();
+
+    // Slowloris: half a request head, then nothing. The server hangs up within its header
+    // read timeout (10 s), not never.
+    let mut head = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    head.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+    let opened = Instant::now();
+    let mut buf = [0u8; 512];
+    let closed = tokio::time::timeout(Duration::from_secs(15), head.read(&mut buf)).await;
+    let held = opened.elapsed();
+    assert!(closed.is_ok(), "a half-sent request head held its connection for 15 s");
+    assert!(held >= Duration::from_secs(8) && held <= Duration::from_secs(13), "closed after {held:?}");
+
+    // Shutdown with a request in flight that never finishes its body, and another half head:
+    // the process still exits within its grace period (5 s) plus telemetry shutdown.
+    let mut body = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    body.write_all(
+        b"POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"sym",
+    )
+    .await
+    .unwrap();
+    let mut half = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    half.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, took) = svc.terminate(Duration::from_secs(20));
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(8), "shutdown took {took:?} with slow clients connected");
+    eprintln!("half a head closed after {held:?}; shutdown with slow clients took {took:?}");
+    drop((body, half));
+}

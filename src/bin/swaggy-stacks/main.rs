@@ -13,6 +13,7 @@ mod mcp_server;
 mod metrics;
 mod portfolio;
 mod quotes;
+mod server;
 mod settlement;
 mod simulator;
 mod store;
@@ -159,11 +160,13 @@ async fn run(mut config: AppConfig) -> ExitCode {
     println!("  database      {} ({})", config.database_meta.system, config.database_meta.namespace);
     println!("  redis         {}", if config.redis.is_some() { "configured" } else { "off (no REDIS_URL)" });
     let otlp = guard.config().traces_otlp.as_ref().or(guard.config().metrics_otlp.as_ref());
-    println!(
-        "  otlp          {}",
+    let otlp = match otlp {
+        _ if guard.config().sdk_disabled => "off (OTEL_SDK_DISABLED=true: no telemetry at all)".to_string(),
         // Credentials in the endpoint stay out of the terminal.
-        otlp.map_or("off (no OTEL_EXPORTER_OTLP_ENDPOINT)".to_string(), |t| redact_url(&t.endpoint))
-    );
+        Some(t) => redact_url(&t.endpoint),
+        None => "off (no OTEL_EXPORTER_OTLP_ENDPOINT)".to_string(),
+    };
+    println!("  otlp          {otlp}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
 
@@ -186,14 +189,13 @@ async fn run(mut config: AppConfig) -> ExitCode {
     }
     let stop = app.stop.clone();
     let hub = app.stream.clone();
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Every stream client gets a close frame before the server stops.
-            hub.shutdown();
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        })
-        .await;
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Every stream client gets a close frame before the server stops.
+        hub.shutdown();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    let served = server::serve(listener, router, shutdown, server::SHUTDOWN_GRACE).await;
     let _ = stop.send(true);
     app.orchestrator.shutdown().await;
     if let Err(e) = served {
