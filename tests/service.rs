@@ -409,6 +409,8 @@ fn bad_configuration_exits_2_naming_the_setting() {
         (&[("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment")], "OTEL_RESOURCE_ATTRIBUTES"),
         (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")], "OTEL_EXPORTER_OTLP_ENDPOINT"),
         (&[("EXTERNAL_APIS", "a=http://127.0.0.1:1/x,a=http://127.0.0.1:2/y")], "EXTERNAL_APIS"),
+        (&[("DATABASE_URL", "postgres://trader:hunter2@127.0.0.1/test?sslmode=bogus")], "DATABASE_URL"),
+        (&[("HEALTH_MIN_REFRESH", "99999999999999999999999h")], "HEALTH_MIN_REFRESH"),
         // An address this machine cannot bind is a bad setting too.
         (&[("LISTEN_ADDR", "192.0.2.1:80")], "LISTEN_ADDR"),
     ];

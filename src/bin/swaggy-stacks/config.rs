@@ -189,7 +189,8 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "h" => v * 3600.0,
         _ => return None,
     };
-    Some(Duration::from_secs_f64(secs))
+    // Past what a Duration holds (e.g. `99999999999999999999999h`) is a bad value, not a panic.
+    Duration::try_from_secs_f64(secs).ok()
 }
 
 fn duration_setting(
@@ -250,7 +251,14 @@ impl AppConfig {
         // Never echo the URL: it may carry a password.
         let database_meta =
             DbMeta::from_url(&database_url).map_err(|e| err("--database-url/DATABASE_URL", e.to_string()))?;
-        if let Err(e) = <sqlx::any::AnyConnectOptions as std::str::FromStr>::from_str(&database_url) {
+        // The generic parser leaves driver options (e.g. `sslmode`) to connect time: check them now.
+        let parsed = match database_meta.system {
+            swaggy_telemetry::catalog::values::DbSystem::Postgresql => {
+                <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(&database_url).map(|_| ())
+            }
+            _ => <sqlx::any::AnyConnectOptions as std::str::FromStr>::from_str(&database_url).map(|_| ()),
+        };
+        if let Err(e) = parsed {
             let kind = match e {
                 sqlx::Error::Configuration(_) => "malformed connection options",
                 _ => "not a valid connection URL",
@@ -374,6 +382,7 @@ mod tests {
         assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
         assert_eq!(parse_duration("soon"), None);
         assert_eq!(parse_duration("-1s"), None);
+        assert_eq!(parse_duration("99999999999999999999999h"), None);
     }
 
     #[test]
