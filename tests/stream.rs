@@ -103,6 +103,9 @@ async fn subscriptions_keep_their_own_cadence() {
     assert!((1..=2).contains(&slow_frames.len()), "a 3 s subscription got {} frames in 4 s", slow_frames.len());
     let seqs: Vec<u64> = fast_frames.iter().map(|(_, v)| v["seq"].as_u64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "consecutive seq: {seqs:?}");
+    // Each frame is a new computation: never the same snapshot twice.
+    let ts: Vec<i64> = fast_frames.iter().map(|(_, v)| v["ts"].as_i64().unwrap()).collect();
+    assert!(ts.windows(2).all(|w| w[1] > w[0]), "a snapshot was sent twice: ts {ts:?}");
     let (_, first) = &fast_frames[0];
     let keys: Vec<&String> = first["data"].as_object().unwrap().keys().collect();
     assert_eq!(keys, ["AAPL", "MSFT"], "the symbols asked for, nothing else");
@@ -200,6 +203,29 @@ async fn hostile_frames_are_closed_with_the_right_codes() {
         }
     }
     let frame = close_code(&mut ws, Duration::from_secs(5)).await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1008, "{frame:?}");
+    // A client that keeps sending while it is being closed (a flood of valid pings past the
+    // rate limit, 50/s), and reads only afterwards, still gets the close frame, not a reset.
+    let mut ws = connect(&url).await;
+    let _ = next_json(&mut ws, Duration::from_secs(5)).await;
+    for _ in 0..500 {
+        if ws.send(Message::Text(r#"{"type":"ping"}"#.into())).await.is_err() {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_tx, mut rx) = ws.split();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let closed = loop {
+        match tokio::time::timeout_at(deadline, rx.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => break Ok(frame),
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(e))) => break Err(format!("{e}")),
+            Ok(None) => break Err("stream ended".into()),
+            Err(_) => break Err("no close within 5 s".into()),
+        }
+    };
+    let frame = closed.expect("a close frame while the client floods").expect("a close code");
     assert_eq!(u16::from(frame.code), 1008, "{frame:?}");
     // The service is fine afterwards.
     let mut ws = connect(&url).await;

@@ -34,6 +34,8 @@ struct Subscription {
     seq: u64,
     skipped: u64,
     symbols: Option<Vec<String>>,
+    /// `ts` of the snapshot last sent: the same snapshot is never sent twice.
+    last_ts: i64,
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
@@ -139,6 +141,9 @@ pub(crate) async fn run(hub: StreamHub, socket: WebSocket, slot: Slot) {
     ping.tick().await;
     offer(&tx, &stats, welcome_frame(&hub.defaults()));
     let metrics = &hub.inner.metrics;
+    // Whether the client's side is finished (it closed, or the transport failed): when it is
+    // not, the closing handshake below waits for its answer.
+    let mut peer_done = false;
 
     loop {
         let next_due = subs.values().map(|s| s.next_due).min();
@@ -157,13 +162,17 @@ pub(crate) async fn run(hub: StreamHub, socket: WebSocket, slot: Slot) {
             _ = &mut writer => break,
             msg = stream.next() => {
                 let msg = match msg {
-                    None => break,
+                    None => {
+                        peer_done = true;
+                        break;
+                    }
                     Some(Err(e)) => {
                         if is_too_big(e) {
                             metrics.errors.add(1, (WsReason::MessageTooBig,));
                             send_close(&tx, &stats, close_code::SIZE, "message too big").await;
                         } else {
                             metrics.errors.add(1, (WsReason::Transport,));
+                            peer_done = true;
                         }
                         break;
                     }
@@ -183,6 +192,7 @@ pub(crate) async fn run(hub: StreamHub, socket: WebSocket, slot: Slot) {
                     }),
                     Message::Close(_) => {
                         metrics.errors.add(1, (WsReason::ClientClosed,));
+                        peer_done = true;
                         break;
                     }
                     Message::Ping(_) | Message::Pong(_) => continue,
@@ -229,7 +239,14 @@ pub(crate) async fn run(hub: StreamHub, socket: WebSocket, slot: Slot) {
                         offer(&tx, &stats, subscribed_frame(topic, interval.as_millis() as u64));
                         let (seq, skipped) = subs.get(&topic).map_or((0, 0), |s| (s.seq, s.skipped));
                         // The first update goes out as soon as the topic has one.
-                        subs.insert(topic, Subscription { interval, next_due: TokioInstant::now(), seq, skipped, symbols });
+                        subs.insert(topic, Subscription {
+                            interval,
+                            next_due: TokioInstant::now(),
+                            seq,
+                            skipped,
+                            symbols,
+                            last_ts: 0,
+                        });
                     }
                     Ok(ClientMessage::Unsubscribe { topic }) => {
                         if subs.remove(&topic).is_some() {
@@ -247,10 +264,14 @@ pub(crate) async fn run(hub: StreamHub, socket: WebSocket, slot: Slot) {
             _ = due => {
                 let now = TokioInstant::now();
                 for (topic, sub) in subs.iter_mut().filter(|(_, s)| s.next_due <= now) {
-                    let Some(snap) = hub.topic(*topic).and_then(|t| t.latest.borrow().clone()) else {
+                    let snap = hub.topic(*topic).and_then(|t| t.latest.borrow().clone());
+                    // No update yet, or none since the last one sent (this client's tick came
+                    // just before the topic's): look again shortly instead of repeating it.
+                    let Some(snap) = snap.filter(|s| s.ts_ms != sub.last_ts) else {
                         sub.next_due = now + Duration::from_millis(20);
                         continue;
                     };
+                    sub.last_ts = snap.ts_ms;
                     let needed = 1 + usize::from(sub.skipped > 0);
                     if tx.capacity() >= needed {
                         if sub.skipped > 0 {
@@ -292,6 +313,20 @@ pub(crate) async fn run(hub: StreamHub, socket: WebSocket, slot: Slot) {
     // Let the writer flush what is queued (a close frame, most likely), within its bound.
     let _ = tokio::time::timeout(config.stall_timeout + Duration::from_secs(1), &mut writer).await;
     writer.abort();
+    // The closing handshake: read (and discard) until the client answers our close frame, for
+    // a second at most. Dropping the socket with unread client data in it would send a TCP
+    // reset, and a client that is still sending (a flood) would lose the close frame and its
+    // reason with it.
+    if !peer_done {
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(Ok(m)) = stream.next().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
     hub.deregister(id);
     drop(slot);
 }
