@@ -26,10 +26,16 @@ impl<DB: sqlx::Database> SqlxCheck<DB> {
 #[cfg(feature = "sqlx")]
 pub fn sqlx_probe(e: &sqlx::Error) -> Probe {
     let kind = crate::db::sqlx_error_type(e);
+    // The TLS reason (`invalid peer certificate: UnknownIssuer`, `server does not support
+    // TLS`) quotes neither data nor the URL. A failed handshake surfaces as `Io` or `Tls`.
+    if let Some(tls) = crate::http::client::tls_failure(e) {
+        return Probe::unreachable(format!("cannot connect (TLS: {tls})"));
+    }
     match e {
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed => {
-            Probe::unreachable(format!("cannot connect ({kind})"))
+        sqlx::Error::Tls(tls) => {
+            Probe::unreachable(format!("cannot connect (TLS: {})", crate::redact::redact_urls(&tls.to_string())))
         }
+        sqlx::Error::Io(_) | sqlx::Error::PoolClosed => Probe::unreachable(format!("cannot connect ({kind})")),
         sqlx::Error::PoolTimedOut => Probe::unhealthy("no connection available (pool timed out)"),
         sqlx::Error::Database(_) => Probe::unhealthy(format!("database error (SQLSTATE {kind})")),
         _ => Probe::error(format!("probe failed ({kind})")),
@@ -290,6 +296,10 @@ impl HealthCheck for HttpCheck {
                     state: crate::catalog::values::HealthState::Timeout,
                     detail: format!("{shown} did not answer in time"),
                 },
+                Err(e) if crate::http::client::tls_failure(&e).is_some() => {
+                    let why = crate::http::client::tls_failure(&e).map(ToString::to_string).unwrap_or_default();
+                    Probe::unreachable(format!("TLS handshake with {shown} failed ({why})"))
+                }
                 Err(e) if e.is_connect() => Probe::unreachable(format!("cannot connect to {shown}")),
                 Err(_) => Probe::error(format!("request to {shown} failed")),
             }

@@ -11,7 +11,10 @@ use opentelemetry::{Context, KeyValue, global};
 use opentelemetry_sdk::trace::SdkTracer;
 use std::time::Instant;
 
-/// A `reqwest::Client` whose requests are traced and measured.
+/// A `reqwest::Client` whose requests are traced and measured. `https://` works through rustls
+/// (the client's trust store: the system's by default, `SSL_CERT_FILE`/`SSL_CERT_DIR` when set,
+/// plus what the client was built with, e.g. `tls_certs_merge`); a failed handshake is recorded
+/// with `error.type=tls`.
 #[derive(Clone, Debug)]
 pub struct InstrumentedClient {
     client: reqwest::Client,
@@ -19,10 +22,30 @@ pub struct InstrumentedClient {
     tracer: SdkTracer,
 }
 
+/// The TLS failure behind `e`, if a TLS handshake failed (for instance
+/// `invalid peer certificate: UnknownIssuer`). rustls errors name no URL and carry no data.
+pub(crate) fn tls_failure<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        // `io::Error::source` skips the error it wraps (the handshake's error is wrapped, often
+        // twice): descend into it instead.
+        cur = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
 /// `error.type` for a transport failure.
 fn transport_error_type(e: &reqwest::Error) -> &'static str {
     if e.is_timeout() {
         "timeout"
+    } else if tls_failure(e).is_some() {
+        "tls"
     } else if e.is_connect() {
         "connect"
     } else if e.is_body() || e.is_decode() {

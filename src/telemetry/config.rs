@@ -4,6 +4,7 @@
 use super::InitError;
 use crate::catalog::key;
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Where settings come from when code does not set them: the process environment, or a map
@@ -58,7 +59,12 @@ impl OtlpProtocol {
 }
 
 /// Where one signal is exported over OTLP.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// An `https://` endpoint's certificate is verified against the CA certificates in
+/// [`ca_certificate`](Self::ca_certificate) when set (only those, as the other OpenTelemetry SDKs
+/// do with `OTEL_EXPORTER_OTLP_CERTIFICATE`), else against the system trust store
+/// (`/etc/ssl/certs`, or `SSL_CERT_FILE`/`SSL_CERT_DIR` when set).
+#[derive(Clone, PartialEq)]
 pub struct OtlpTarget {
     /// Full endpoint URL (for HTTP including `/v1/traces` or `/v1/metrics`).
     pub endpoint: String,
@@ -70,6 +76,31 @@ pub struct OtlpTarget {
     pub timeout: Duration,
     /// gzip the payloads.
     pub gzip: bool,
+    /// A PEM file of the CA certificates that an `https://` endpoint is verified against,
+    /// instead of the system trust store (`OTEL_EXPORTER_OTLP_{TRACES_,METRICS_,}CERTIFICATE`).
+    pub ca_certificate: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for OtlpTarget {
+    // The endpoint's user info and query and the header values can carry credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self.headers.iter().map(|(k, _)| (k.as_str(), "<redacted>")).collect();
+        f.debug_struct("OtlpTarget")
+            .field("endpoint", &crate::redact::redact_url(&self.endpoint))
+            .field("protocol", &self.protocol)
+            .field("headers", &headers)
+            .field("timeout", &self.timeout)
+            .field("gzip", &self.gzip)
+            .field("ca_certificate", &self.ca_certificate)
+            .finish()
+    }
+}
+
+impl OtlpTarget {
+    /// Whether the endpoint is `https://` (TLS).
+    pub fn is_tls(&self) -> bool {
+        self.endpoint.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    }
 }
 
 /// A signal's exporter.
@@ -185,6 +216,7 @@ pub(crate) struct Overrides {
     pub resource_attributes: Vec<(String, String)>,
     pub otlp_endpoint: Option<String>,
     pub otlp_protocol: Option<OtlpProtocol>,
+    pub otlp_certificate: Option<PathBuf>,
     pub traces_exporters: Option<Vec<ExporterKind>>,
     pub metrics_exporters: Option<Vec<ExporterKind>>,
     pub sampler: Option<SamplerConfig>,
@@ -196,6 +228,8 @@ pub(crate) struct Overrides {
 }
 
 const DEFAULT_SERVICE_NAME: &str = "swaggy-stacks";
+const DEFAULT_BSP_MAX_QUEUE_SIZE: usize = 2048;
+const DEFAULT_BSP_MAX_EXPORT_BATCH_SIZE: usize = 512;
 
 fn parse_bool(env: &EnvSource, var: &str) -> Result<bool, InitError> {
     match env.get(var) {
@@ -292,22 +326,60 @@ fn parse_exporters(
     Ok(out)
 }
 
-/// Validates an endpoint URL: `http(s)://host[:port][/path]`.
+/// How an endpoint value is shown in an error: never its user info or query (they can carry
+/// credentials). A value that does not look like a URL is shown unless it has `@` or `?`.
+fn shown_endpoint(raw: &str) -> String {
+    if raw.contains("://") || raw.contains(['@', '?']) { crate::redact::redact_url(raw) } else { raw.to_string() }
+}
+
+/// Validates an endpoint URL: `http(s)://host[:port][/path]`, port 1–65535. The error never
+/// echoes the value's user info or query.
 pub(crate) fn validate_endpoint(var: &str, raw: &str) -> Result<String, InitError> {
-    let uri: http::Uri =
-        raw.parse().map_err(|_| InitError::invalid(var, raw, "not a URL (expected http://host:port)"))?;
+    let bad = |reason: &str| InitError::invalid(var, &shown_endpoint(raw), reason);
+    let uri: http::Uri = raw.parse().map_err(|_| bad("not a URL (expected http://host:port)"))?;
     match uri.scheme_str() {
         Some("http") | Some("https") => {}
-        _ => return Err(InitError::invalid(var, raw, "the scheme must be http or https")),
+        _ => return Err(bad("the scheme must be http or https")),
     }
     match uri.host() {
         Some(h) if !h.is_empty() => {}
-        _ => return Err(InitError::invalid(var, raw, "missing host")),
+        _ => return Err(bad("missing host")),
+    }
+    // `http::Uri` accepts any digits as a port; the URL is only usable with 1–65535.
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let port = match host_port.rfind(']') {
+        Some(end) => host_port[end + 1..].strip_prefix(':'),
+        None => host_port.rsplit_once(':').map(|(_, p)| p),
+    };
+    if let Some(p) = port
+        && !matches!(p.parse::<u16>(), Ok(n) if n > 0)
+    {
+        return Err(bad("the port must be a number from 1 to 65535"));
     }
     if uri.query().is_some() {
-        return Err(InitError::invalid(var, raw, "query strings are not allowed"));
+        return Err(bad("query strings are not allowed"));
     }
     Ok(raw.to_string())
+}
+
+/// A CA file's PEM text and the certificates in it.
+pub(crate) type CaCertificates = (Vec<u8>, Vec<rustls_pki_types::CertificateDer<'static>>);
+
+/// Reads a PEM file of CA certificates (`var` names the setting in errors). At least one
+/// certificate must be in it.
+pub(crate) fn read_ca_certificates(var: &str, path: &Path) -> Result<CaCertificates, InitError> {
+    use rustls_pki_types::pem::PemObject;
+    let shown = path.display().to_string();
+    let pem = std::fs::read(path)
+        .map_err(|e| InitError::invalid(var, &shown, &format!("cannot read the file ({})", e.kind())))?;
+    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| InitError::invalid(var, &shown, "not a valid PEM file"))?;
+    if certs.is_empty() {
+        return Err(InitError::invalid(var, &shown, "no PEM certificate (-----BEGIN CERTIFICATE-----) in the file"));
+    }
+    Ok((pem, certs))
 }
 
 fn join_signal_path(base: &str, path: &str) -> String {
@@ -316,6 +388,7 @@ fn join_signal_path(base: &str, path: &str) -> String {
 
 struct SignalVars {
     endpoint: &'static str,
+    certificate: &'static str,
     protocol: &'static str,
     headers: &'static str,
     timeout: &'static str,
@@ -325,6 +398,7 @@ struct SignalVars {
 
 const TRACES_VARS: SignalVars = SignalVars {
     endpoint: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    certificate: "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
     protocol: "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
     headers: "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
     timeout: "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
@@ -334,6 +408,7 @@ const TRACES_VARS: SignalVars = SignalVars {
 
 const METRICS_VARS: SignalVars = SignalVars {
     endpoint: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    certificate: "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
     protocol: "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
     headers: "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
     timeout: "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
@@ -387,7 +462,18 @@ fn resolve_otlp(env: &EnvSource, o: &Overrides, vars: &SignalVars) -> Result<(Ot
         Some("gzip") => true,
         Some(other) => return Err(InitError::invalid(compression_var, other, "expected `gzip` or `none`")),
     };
-    Ok((OtlpTarget { endpoint, protocol, headers, timeout, gzip }, explicit))
+    // Code wins; then the signal variable; then the generic one. Read now so a missing or
+    // malformed file is an error naming its setting, not a failed export later.
+    let ca_certificate = match (&o.otlp_certificate, env.get(vars.certificate)) {
+        (Some(p), _) => Some(("otlp_certificate", p.clone())),
+        (None, Some(p)) => Some((vars.certificate, PathBuf::from(p))),
+        (None, None) => env.get("OTEL_EXPORTER_OTLP_CERTIFICATE").map(|p| ("OTEL_EXPORTER_OTLP_CERTIFICATE", p.into())),
+    };
+    if let Some((var, path)) = &ca_certificate {
+        read_ca_certificates(var, path)?;
+    }
+    let ca_certificate = ca_certificate.map(|(_, p)| p);
+    Ok((OtlpTarget { endpoint, protocol, headers, timeout, gzip, ca_certificate }, explicit))
 }
 
 fn parse_ratio(env: &EnvSource) -> Result<f64, InitError> {
@@ -542,15 +628,24 @@ impl TelemetryConfig {
             Some(d) => d,
             None => parse_millis(env, "OTEL_BSP_SCHEDULE_DELAY", 5_000)?,
         };
-        let max_queue_size = parse_usize(env, "OTEL_BSP_MAX_QUEUE_SIZE", 2048)?;
-        let max_export_batch_size = parse_usize(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512)?;
-        if max_export_batch_size > max_queue_size {
-            return Err(InitError::invalid(
-                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-                &max_export_batch_size.to_string(),
-                "must not exceed OTEL_BSP_MAX_QUEUE_SIZE",
-            ));
-        }
+        let max_queue_size = parse_usize(env, "OTEL_BSP_MAX_QUEUE_SIZE", DEFAULT_BSP_MAX_QUEUE_SIZE)?;
+        // As the spec's SDKs do: a batch size left at its default shrinks to a smaller queue;
+        // only a batch size the user set can conflict with the queue size.
+        let max_export_batch_size = match env.get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") {
+            None => DEFAULT_BSP_MAX_EXPORT_BATCH_SIZE.min(max_queue_size),
+            Some(raw) => {
+                let batch = parse_usize(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", DEFAULT_BSP_MAX_EXPORT_BATCH_SIZE)?;
+                if batch > max_queue_size {
+                    let queue_origin = if env.get("OTEL_BSP_MAX_QUEUE_SIZE").is_some() { "" } else { ", the default" };
+                    return Err(InitError::invalid(
+                        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                        &raw,
+                        &format!("must not exceed OTEL_BSP_MAX_QUEUE_SIZE ({max_queue_size}{queue_origin})"),
+                    ));
+                }
+                batch
+            }
+        };
         let export_timeout = parse_millis(env, "OTEL_BSP_EXPORT_TIMEOUT", 30_000)?;
 
         let log_format = match (o.log_format, env.get("LOG_FORMAT")) {
@@ -666,13 +761,127 @@ mod tests {
             ("OTEL_METRICS_EXPORTER", "statsd"),
             ("LOG_FORMAT", "xml"),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://u:hunter2@127.0.0.1:1/?token=hunter2"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://u:hunter2@x"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "u:hunter2@collector:4317"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://u:hunter2@x:99999/v1"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://collector:4318/v1/traces?api_key=hunter2"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://x:99999"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://x:0"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://[::1]:70000"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem"),
+            ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "/nonexistent/ca.pem"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096"),
         ];
         for (var, value) in cases {
             let err = resolve(&[(var, value)]).expect_err(var);
+            let message = err.to_string();
+            assert!(!message.contains("hunter2"), "{var}: the message echoes a credential: {message}");
             assert_eq!(var_of(err), *var, "{var}={value}");
         }
         let err = resolve(&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "1.5")]).unwrap_err();
         assert_eq!(var_of(err), "OTEL_TRACES_SAMPLER_ARG");
+    }
+
+    #[test]
+    fn endpoint_errors_say_what_is_wrong_without_credentials() {
+        let msg = |v: &str| resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", v)]).unwrap_err().to_string();
+        assert_eq!(
+            msg("http://u:hunter2@127.0.0.1:1/?token=hunter2"),
+            r#"invalid OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:1/": query strings are not allowed"#
+        );
+        assert_eq!(
+            msg("ftp://u:hunter2@x"),
+            r#"invalid OTEL_EXPORTER_OTLP_ENDPOINT="ftp://x": the scheme must be http or https"#
+        );
+        assert_eq!(
+            msg("http://x:99999"),
+            r#"invalid OTEL_EXPORTER_OTLP_ENDPOINT="http://x:99999": the port must be a number from 1 to 65535"#
+        );
+        // Valid ports, IPv6 and user info (kept for the exporter, shown redacted) still pass.
+        for ok in ["http://x:65535", "https://[::1]:4317", "http://[::1]", "https://u:p@collector:4318/base"] {
+            resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", ok)]).expect(ok);
+        }
+        let c = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://u:hunter2@collector:4318")]).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"), "Debug of the config echoes a credential");
+        let c =
+            resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4318"), ("OTEL_EXPORTER_OTLP_HEADERS", "k=hunter2")])
+                .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"), "Debug of the config echoes a header value");
+    }
+
+    #[test]
+    fn default_batch_size_follows_a_smaller_queue_an_explicit_one_must_fit() {
+        let c = resolve(&[("OTEL_BSP_MAX_QUEUE_SIZE", "100")]).unwrap();
+        assert_eq!((c.batch.max_queue_size, c.batch.max_export_batch_size), (100, 100));
+        let c = resolve(&[("OTEL_BSP_MAX_QUEUE_SIZE", "100"), ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "50")]).unwrap();
+        assert_eq!((c.batch.max_queue_size, c.batch.max_export_batch_size), (100, 50));
+        let c = resolve(&[]).unwrap();
+        assert_eq!((c.batch.max_queue_size, c.batch.max_export_batch_size), (2048, 512));
+        let e = resolve(&[("OTEL_BSP_MAX_QUEUE_SIZE", "100"), ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "200")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"invalid OTEL_BSP_MAX_EXPORT_BATCH_SIZE="200": must not exceed OTEL_BSP_MAX_QUEUE_SIZE (100)"#
+        );
+        let e = resolve(&[("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"invalid OTEL_BSP_MAX_EXPORT_BATCH_SIZE="4096": must not exceed OTEL_BSP_MAX_QUEUE_SIZE (2048, the default)"#
+        );
+    }
+
+    /// A self-signed certificate (only its PEM framing is read here).
+    const TEST_CA_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIIBejCCAR+gAwIBAgIUdvViJdLBlaaE/PHItDgv5YYM1HowCgYIKoZIzj0EAwIw
+EjEQMA4GA1UEAwwHdGVzdCBjYTAeFw0yNjEyMDQwODUxMjBaFw0zNjEyMDEwODUx
+MjBaMBIxEDAOBgNVBAMMB3Rlc3QgY2EwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNC
+AAQ5qGLUjCfsQOnsRN1BbHhqi9H6L9BPAXfxOWqdckXVekbdJQd55d5alJqeK59W
+ygWBigr481iApKnOS90jKsSuo1MwUTAdBgNVHQ4EFgQUS0RPjuVnsjuedkHUMWsf
+JngbFIwwHwYDVR0jBBgwFoAUS0RPjuVnsjuedkHUMWsfJngbFIwwDwYDVR0TAQH/
+BAUwAwEB/zAKBggqhkjOPQQDAgNJADBGAiEAmnBc0l29cVN6DcR+xa2vOH2I8zuP
+36reXJ89bsldThsCIQCstGC2FuhHEIHrfX8J7mQXWT8kkFwJsFXxXK6pZI9Bfg==
+-----END CERTIFICATE-----
+";
+
+    #[test]
+    fn https_targets_carry_the_ca_file_for_both_transports() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, TEST_CA_PEM).unwrap();
+        let ca_str = ca.to_str().unwrap();
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.internal:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca_str),
+        ])
+        .unwrap();
+        let t = c.traces_otlp.unwrap();
+        assert_eq!((t.endpoint.as_str(), t.protocol), ("https://collector.internal:4317", OtlpProtocol::Grpc));
+        assert!(t.is_tls());
+        assert_eq!(t.ca_certificate.as_deref(), Some(ca.as_path()));
+        assert_eq!(c.metrics_otlp.unwrap().ca_certificate.as_deref(), Some(ca.as_path()));
+        // The signal variable wins over the generic one.
+        let other = dir.path().join("other.pem");
+        std::fs::write(&other, TEST_CA_PEM).unwrap();
+        let c = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.internal:4318"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca_str),
+            ("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", other.to_str().unwrap()),
+        ])
+        .unwrap();
+        assert_eq!(c.traces_otlp.unwrap().ca_certificate.as_deref(), Some(ca.as_path()));
+        assert_eq!(c.metrics_otlp.unwrap().ca_certificate.as_deref(), Some(other.as_path()));
+        // A file without a certificate is refused up front, naming the variable.
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4318"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", empty.to_str().unwrap()),
+        ])
+        .unwrap_err();
+        assert_eq!(e.variable(), Some("OTEL_EXPORTER_OTLP_CERTIFICATE"), "{e}");
+        let plain = resolve(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]).unwrap();
+        assert!(!plain.traces_otlp.unwrap().is_tls());
     }
 
     #[test]

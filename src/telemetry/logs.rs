@@ -28,6 +28,12 @@ pub(crate) fn install(format: LogFormat, filter: &str, tracer: Option<SdkTracer>
             directives.push_str(&format!(",{krate}=warn"));
         }
     }
+    // rmcp's transport worker logs every failed connection attempt at ERROR (with Rust type
+    // names); the MCP orchestrator reports the same failure once, as a warning naming the
+    // server. A filter that names rmcp keeps its own say.
+    if !filter.contains("rmcp") {
+        directives.push_str(",rmcp::transport::worker=off");
+    }
     let env_filter = EnvFilter::builder().parse_lossy(directives);
     let otel_layer = tracer.map(|t| {
         let mut targets = Targets::new().with_default(tracing::Level::TRACE);

@@ -18,6 +18,7 @@
 //! | service name | `with_service_name` | `OTEL_SERVICE_NAME`, then `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | `swaggy-stacks` |
 //! | OTLP endpoint | `with_otlp_endpoint` | `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_ENDPOINT` (verbatim), `OTEL_EXPORTER_OTLP_ENDPOINT` (+`/v1/…` over HTTP) | off |
 //! | protocol | `with_otlp_protocol` | `OTEL_EXPORTER_OTLP_{TRACES_,METRICS_,}PROTOCOL` | `http/protobuf` |
+//! | CA for `https://` | `with_otlp_certificate` | `OTEL_EXPORTER_OTLP_{TRACES_,METRICS_,}CERTIFICATE` (PEM file; replaces the system trust store) | system trust store |
 //! | exporters | `with_traces_exporters`, `with_metrics_exporters` | `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER` | traces: otlp when an endpoint is set; metrics: prometheus (+ otlp when an endpoint is set) |
 //! | sampler | `with_sampler` | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` |
 //! | propagators | `with_propagators` | `OTEL_PROPAGATORS` | `tracecontext,baggage` |
@@ -55,6 +56,7 @@ use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanExporter};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
@@ -210,6 +212,13 @@ impl TelemetryBuilder {
     /// OTLP transport for both signals.
     pub fn with_otlp_protocol(mut self, protocol: OtlpProtocol) -> Self {
         self.overrides.otlp_protocol = Some(protocol);
+        self
+    }
+    /// A PEM file of the CA certificates an `https://` OTLP endpoint is verified against, for
+    /// both signals and both transports, instead of the system trust store (wins over
+    /// `OTEL_EXPORTER_OTLP_{TRACES_,METRICS_,}CERTIFICATE`).
+    pub fn with_otlp_certificate(mut self, path: impl Into<PathBuf>) -> Self {
+        self.overrides.otlp_certificate = Some(path.into());
         self
     }
     /// Trace exporters (empty: none).
@@ -476,6 +485,57 @@ fn tonic_metadata(
     Ok(map)
 }
 
+/// The CA certificates of `target` (PEM bytes and DER), read again at build time.
+fn ca_certificates(target: &OtlpTarget, signal: &'static str) -> Result<Option<config::CaCertificates>, InitError> {
+    let Some(path) = &target.ca_certificate else { return Ok(None) };
+    config::read_ca_certificates("OTLP CA certificate", path)
+        .map(Some)
+        .map_err(|e| InitError::Exporter { signal, message: e.to_string() })
+}
+
+/// TLS for an `https://` gRPC endpoint. opentelemetry-otlp would turn TLS on from the scheme
+/// alone, but with a configuration that trusts no root at all (every certificate refused), so
+/// the roots are always given here: the CA file when set, else the system trust store.
+fn grpc_tls_config(target: &OtlpTarget, signal: &'static str) -> Result<tonic::transport::ClientTlsConfig, InitError> {
+    let tls = tonic::transport::ClientTlsConfig::new().timeout(target.timeout);
+    Ok(match ca_certificates(target, signal)? {
+        Some((pem, _)) => tls.ca_certificate(tonic::transport::Certificate::from_pem(pem)),
+        None => tls.with_enabled_roots(),
+    })
+}
+
+/// The blocking HTTP client of an OTLP/HTTP exporter: rustls, verified against the CA file when
+/// set, else the system trust store. A plain `http://` endpoint gets no roots at all, so it
+/// works on a host without CA certificates. Built on a thread of its own: a blocking reqwest
+/// client must not be created or dropped inside an async context, and `install` may run in one.
+fn otlp_http_client(target: &OtlpTarget, signal: &'static str) -> Result<reqwest::blocking::Client, InitError> {
+    let timeout = target.timeout;
+    let roots = match ca_certificates(target, signal)? {
+        Some((_, der)) => Some(der),
+        None if !target.is_tls() => Some(Vec::new()),
+        None => None, // the system trust store
+    };
+    let built = std::thread::Builder::new()
+        .name("swaggy-otlp-client".into())
+        .spawn(move || {
+            let mut b = reqwest::blocking::Client::builder().timeout(timeout);
+            if let Some(der) = roots {
+                let certs = der.iter().map(|c| reqwest::Certificate::from_der(c)).collect::<Result<Vec<_>, _>>()?;
+                b = b.tls_certs_only(certs);
+            }
+            b.build()
+        })
+        .map_err(|e| InitError::Runtime(e.to_string()))?
+        .join()
+        .map_err(|_| InitError::Exporter { signal, message: "building the HTTP client panicked".into() })?;
+    built.map_err(|e| {
+        // reqwest's own text is only "builder error"; the reason is further down the chain.
+        let chain: Vec<String> =
+            std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source()).map(|e| e.to_string()).collect();
+        InitError::Exporter { signal, message: format!("cannot build the HTTP client: {}", chain.join(": ")) }
+    })
+}
+
 /// Builds an OTLP exporter from `$builder` (a span or metric exporter builder) for `target`:
 /// gRPC on the telemetry runtime, HTTP with the blocking client. Yields `(exporter, runner)`.
 macro_rules! otlp_exporter {
@@ -493,12 +553,16 @@ macro_rules! otlp_exporter {
                 if target.gzip {
                     b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
                 }
+                if target.is_tls() {
+                    b = b.with_tls_config(grpc_tls_config(target, $signal)?);
+                }
                 let e = b.build().map_err(exporter_error($signal))?;
                 (e, ExportRunner::Tokio(rt.handle().clone(), target.timeout))
             }
             OtlpProtocol::HttpProtobuf => {
                 let mut b = $builder
                     .with_http()
+                    .with_http_client(otlp_http_client(target, $signal)?)
                     .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                     .with_endpoint(target.endpoint.clone())
                     .with_timeout(target.timeout)

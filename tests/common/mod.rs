@@ -10,6 +10,7 @@ pub mod prom;
 pub mod service;
 pub mod services;
 pub mod telemetry;
+pub mod tls;
 
 pub use prom::{Sample, Scrape};
 pub use service::Service;
