@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use swaggy_telemetry::catalog::values::HealthState;
 use swaggy_telemetry::health::HealthCheck;
 use swaggy_telemetry::mcp::{
-    CallError, ClientOptions, HTTP_KEEPALIVE, McpClient, McpServersFile, Orchestrator, ServerCheck, ServerEntry,
+    CallError, ClientOptions, KEEPALIVE, McpClient, McpServersFile, Orchestrator, ServerCheck, ServerEntry,
 };
 
 /// The request kinds every client must propagate context on, and how to make each.
@@ -449,6 +449,16 @@ async fn one_trace_from_the_http_request_to_the_mcp_server() {
     let health: Value = c.get(svc.url("/health?fresh=1")).send().await.unwrap().json().await.unwrap();
     let checks: Vec<&str> = health["checks"].as_array().unwrap().iter().filter_map(|c| c["name"].as_str()).collect();
     assert!(checks.contains(&"mcp_orchestrator") && checks.contains(&"mcp_server:market"), "{checks:?}");
+    // Readiness does not wait for the (optional) MCP server: the agents need it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        let h = crate::health(&c, &svc).await;
+        if check(&h, "mcp_server:market")["status"] == "healthy" {
+            break common::health::mcp_server_pid(&h, "market");
+        }
+        assert!(Instant::now() < deadline, "the MCP server never became healthy: {h}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
 
     let r = c.post(svc.url("/api/agents/analyze")).json(&json!({ "symbol": "msft" })).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
@@ -487,6 +497,11 @@ async fn one_trace_from_the_http_request_to_the_mcp_server() {
     let chat = in_trace.iter().find(|s| s.span.name == "chat swaggy-sim-insights-1").expect("GenAI span");
     assert_eq!(chat.parent_id(), coordinate.span_id());
     assert!(chat.attr("gen_ai.usage.input_tokens").is_some());
+
+    // The log names the server's process by its number.
+    let log = strip_ansi(&svc.stderr());
+    let ready = log.lines().find(|l| l.contains("MCP server ready")).unwrap_or_else(|| panic!("no ready line:\n{log}"));
+    assert!(ready.contains(&format!("pid={pid} ")) && !ready.contains("Some("), "{ready}");
 }
 
 /// `/health?fresh=1` as JSON (the status is 503 while a critical check fails: the body is the
@@ -521,14 +536,17 @@ async fn secrets_in_mcp_server_urls_never_leak() {
     let endpoint = receiver.endpoint();
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
-    // One server refuses connections, the other's host does not resolve (the trial's case).
+    // One server refuses connections, the other's host does not resolve (the trial's case), the
+    // third answers 400 with a body that echoes the request (its query and credentials).
     let closed = common::services::free_port();
+    let echo = echo_server(400, "text/plain", |echo| echo.to_string()).await;
     let file = dir.path().join("mcp.json");
     std::fs::write(
         &file,
         json!({ "mcpServers": {
             "a": { "url": format!("http://u:{SECRET}@127.0.0.1:{closed}/mcp?k={SECRET}") },
             "b": { "url": format!("http://u:{SECRET}@y/mcp?k={SECRET}") },
+            "c": { "url": echo },
         }})
         .to_string(),
     )
@@ -549,30 +567,57 @@ async fn secrets_in_mcp_server_urls_never_leak() {
     let body = loop {
         let h = health(&c, &svc).await;
         let failed = |n: &str| check(&h, n)["detail"].as_str().unwrap_or("").starts_with("failed");
-        if failed("mcp_server:a") && failed("mcp_server:b") {
+        if failed("mcp_server:a") && failed("mcp_server:b") && failed("mcp_server:c") {
             break h;
         }
         assert!(Instant::now() < deadline, "the servers never failed: {h}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    for name in ["mcp_server:a", "mcp_server:b", "mcp_orchestrator"] {
+    for name in ["mcp_server:a", "mcp_server:b", "mcp_server:c", "mcp_orchestrator"] {
         let detail = check(&body, name)["detail"].as_str().unwrap().to_string();
         eprintln!("{name}: {detail}");
         assert!(!detail.contains(SECRET), "{name}: {detail}");
+        assert_no_secret(name, &detail);
         // Short human text: no Rust paths or type names (`a::b`, `Foo<Bar>`, `Transport [..]`).
         assert!(!detail.contains("::") && !detail.contains('<') && !detail.contains("Transport ["), "{detail}");
         assert!(detail.chars().count() <= 240, "{name}: {} characters: {detail}", detail.chars().count());
     }
     let a = check(&body, "mcp_server:a")["detail"].as_str().unwrap();
     assert!(a.contains("initialize failed") && a.to_lowercase().contains("connection refused"), "{a}");
+    let c = check(&body, "mcp_server:c")["detail"].as_str().unwrap();
+    assert_eq!(c, "failed (initialize failed: HTTP 400 Bad Request)");
     assert!(!body.to_string().contains(SECRET), "{body}");
+    assert_no_secret("/health", &body.to_string());
+
+    // The live stream carries the same details.
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("{}/ws", svc.base.replace("http://", "ws://"))).await.unwrap();
+    use futures_util::{SinkExt as _, StreamExt as _};
+    let subscribe = json!({ "type": "subscribe", "topic": "system_health", "interval_ms": 1000 }).to_string();
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(subscribe.into())).await.unwrap();
+    let frame = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = m
+                && t.contains("\"data\"")
+                && t.contains("mcp_server:c")
+            {
+                return t.to_string();
+            }
+        }
+        panic!("the stream ended");
+    })
+    .await
+    .expect("a system_health frame naming mcp_server:c");
+    assert!(frame.contains("HTTP 400 Bad Request"), "{frame}");
+    assert_no_secret("/ws", &frame);
 
     // Keep failing for a while: no secret in the logs, and the orchestrator's warning about a
     // server is logged when its failure changes, not on every retry.
     tokio::time::sleep(Duration::from_secs(8).saturating_sub(started.elapsed())).await;
     let stderr = strip_ansi(&svc.stderr());
     assert!(!stderr.contains(SECRET), "a secret in the logs:\n{stderr}");
-    for server in ["a", "b"] {
+    assert_no_secret("the logs", &stderr);
+    for server in ["a", "b", "c"] {
         let warned = stderr
             .lines()
             .filter(|l| l.contains("MCP server failed to start") && l.contains(&format!("server={server} ")))
@@ -581,7 +626,7 @@ async fn secrets_in_mcp_server_urls_never_leak() {
         assert_eq!(warned, 1, "{server}: {warned} warnings in {:?}:\n{stderr}", started.elapsed());
     }
     let errors = stderr.lines().filter(|l| l.contains("ERROR") || l.contains("WARN")).count();
-    eprintln!("log lines at WARN/ERROR after {:?} of two failing servers: {errors}\n{stderr}", started.elapsed());
+    eprintln!("log lines at WARN/ERROR after {:?} of three failing servers: {errors}\n{stderr}", started.elapsed());
     let received =
         receiver.wait_spans(Duration::from_secs(20), |s| s.iter().any(|x| x.span.name.starts_with("initialize"))).await;
     for s in &received {
@@ -664,14 +709,14 @@ async fn a_dead_http_server_fails_then_recovers() {
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     let killed = Instant::now();
-    wait_state(&orch, "remote", "failed", HTTP_KEEPALIVE + Duration::from_secs(2)).await;
+    wait_state(&orch, "remote", "failed", KEEPALIVE + Duration::from_secs(2)).await;
     let to_failed_idle = killed.elapsed();
     let why = orch.status("remote").unwrap().last_error.unwrap();
     eprintln!("remote: {why}");
     assert!(why.starts_with("ping failed"), "{why}");
     eprintln!(
         "HTTP server killed → failed: {to_failed:?} after a health ping, at once on a call, {to_failed_idle:?} idle \
-         (keepalive every {HTTP_KEEPALIVE:?}); restarted → ready: {to_ready:?}, {to_ready_again:?}"
+         (keepalive every {KEEPALIVE:?}); restarted → ready: {to_ready:?}, {to_ready_again:?}"
     );
     orch.shutdown().await;
 }
@@ -719,4 +764,235 @@ async fn a_failed_order_makes_the_coordination_partial() {
         )
     };
     assert_eq!((count("partial"), count("success")), (1.0, 1.0));
+}
+
+/// Sends `signal` (`-STOP`, `-CONT`, …) to `pid`; whether it was delivered.
+fn signal(pid: u32, signal: &str) -> bool {
+    std::process::Command::new("kill").args([signal, &pid.to_string()]).status().is_ok_and(|s| s.success())
+}
+
+/// Whether a process `pid` exists (a zombie counts: it was not reaped).
+fn exists(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Resumes a stopped server if the test ends early (the process is the orchestrator's child:
+/// it exits once its session ends).
+struct ResumeOnDrop(u32);
+
+impl Drop for ResumeOnDrop {
+    fn drop(&mut self) {
+        if exists(self.0) {
+            signal(self.0, "-CONT");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_stdio_server_is_failed_killed_and_replaced() {
+    let (guard, _exporter) = install_in_memory();
+    let receiver = Receiver::http().await;
+    let orch = Orchestrator::start(bundled_file(&receiver), ClientOptions::default());
+    assert!(orch.wait_ready(Duration::from_secs(20)).await, "{:?}", orch.statuses());
+    let overall = swaggy_telemetry::mcp::OrchestratorCheck(orch.clone());
+    let hung = orch.status("market").unwrap().pid.expect("pid");
+    let _resume = ResumeOnDrop(hung);
+
+    // Stopped: the process runs on, its pipe accepts requests, nothing answers.
+    assert!(signal(hung, "-STOP"));
+    let stopped = Instant::now();
+    let o = orch.clone();
+    let waiting = tokio::spawn(async move {
+        let r = o.call_tool("market", "get_quote", json!({ "symbol": "AAPL" })).await;
+        (r, Instant::now())
+    });
+    wait_state(&orch, "market", "failed", Duration::from_secs(25)).await;
+    let to_failed = stopped.elapsed();
+    let status = orch.status("market").unwrap();
+    assert_eq!(status.last_error.as_deref(), Some("not answering ping for 10 s"), "{status:?}");
+    assert!(to_failed >= Duration::from_secs(9), "failed after {to_failed:?}: two pings must go unanswered");
+    let o = overall.check().await;
+    assert!(o.detail.starts_with("0/1 servers ready"), "{o:?}");
+
+    // The call in flight fails when the server is failed, not after its 30 s timeout.
+    let (r, ended) = tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("the call ended").unwrap();
+    assert_eq!(r.err(), Some(CallError::Closed));
+    let call_waited = ended - stopped;
+    assert!(call_waited < to_failed + Duration::from_secs(1), "{call_waited:?}");
+
+    // The hung process is killed (and reaped) by the orchestrator, and a new one serves.
+    wait_state(&orch, "market", "ready", Duration::from_secs(15)).await;
+    let to_ready = stopped.elapsed();
+    assert!(!exists(hung), "the hung server {hung} is still there");
+    let status = orch.status("market").unwrap();
+    assert!(status.pid.is_some() && status.pid != Some(hung), "{status:?}");
+    assert_eq!(status.starts, 2);
+    assert_eq!(overall.check().await.detail, "1/1 servers ready");
+    let quote = orch.call_tool("market", "get_quote", json!({ "symbol": "MSFT" })).await.expect("after the restart");
+    assert_ne!(quote.is_error, Some(true));
+    let m = metrics(&guard);
+    assert_eq!(m.sum("swaggy_mcp_server_restarts_total", &[("swaggy_mcp_server", "market")]), 2.0);
+    eprintln!(
+        "stdio server stopped (SIGSTOP) → failed in {:.1} s (\"{}\"), the call in flight failed after {:.1} s, \
+         replaced and ready {:.1} s after the stop",
+        to_failed.as_secs_f64(),
+        status.last_error.as_deref().unwrap_or_default(),
+        call_waited.as_secs_f64(),
+        to_ready.as_secs_f64()
+    );
+    orch.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_bounded_with_a_hung_server() {
+    let _guard = install_in_memory();
+    let receiver = Receiver::http().await;
+    let mut file = bundled_file(&receiver);
+    let market = file.servers["market"].clone();
+    file.servers.insert("second".into(), market);
+    let orch = Orchestrator::start(file, ClientOptions::default());
+    assert!(orch.wait_ready(Duration::from_secs(20)).await, "{:?}", orch.statuses());
+    let hung = orch.status("market").unwrap().pid.expect("pid");
+    let healthy = orch.status("second").unwrap().pid.expect("pid");
+    let _resume = ResumeOnDrop(hung);
+    assert!(signal(hung, "-STOP"));
+    let o = orch.clone();
+    let waiting = tokio::spawn(async move {
+        let r = o.call_tool("market", "get_quote", json!({ "symbol": "AAPL" })).await;
+        (r, Instant::now())
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let started = Instant::now();
+    orch.shutdown().await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
+    let (r, ended) = tokio::time::timeout(Duration::from_secs(1), waiting).await.expect("the call ended").unwrap();
+    assert_eq!(r.err(), Some(CallError::Closed));
+    let call_ended = ended.saturating_duration_since(started);
+    assert!(call_ended < Duration::from_millis(500), "the call in flight ended {call_ended:?} into the shutdown");
+    assert!(!exists(hung), "the hung server {hung} is still there");
+    assert!(!exists(healthy), "the healthy server {healthy} is still there");
+    for s in orch.statuses() {
+        assert_eq!(s.state.as_str(), "stopped", "{s:?}");
+    }
+    eprintln!(
+        "shutdown with one of two stdio servers stopped (SIGSTOP): {took:?}; the call in flight failed after \
+         {call_ended:?}"
+    );
+}
+
+/// Secrets a request to an MCP URL carries, and what a server that echoes requests sends back.
+const ECHO_SECRET: &str = "s3cretpw";
+
+/// An HTTP server that answers every request with `status`, `content_type` and a body echoing
+/// the request line and its `Authorization` header (as servers' error pages sometimes do).
+async fn echo_server(status: u16, content_type: &'static str, body: fn(&str) -> String) -> String {
+    use axum::http::{HeaderMap, StatusCode, Uri, header};
+    let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| async move {
+        let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let echo = format!("bad request for {uri} auth={auth}");
+        (StatusCode::from_u16(status).unwrap(), [(header::CONTENT_TYPE, content_type)], body(&echo))
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://u:{ECHO_SECRET}@{addr}/mcp?token={ECHO_SECRET}")
+}
+
+fn assert_no_secret(what: &str, text: &str) {
+    // `u:s3cretpw` as HTTP basic auth.
+    const BASIC: &str = "dTpzM2NyZXRwdw==";
+    assert!(!text.contains(ECHO_SECRET) && !text.contains(BASIC), "{what}: {text}");
+    assert!(!text.contains("bad request for") && !text.contains("auth="), "{what}: the server's body in {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_bodies_of_http_servers_never_reach_details() {
+    let _guard = install_in_memory();
+    let plain = echo_server(400, "text/plain", |echo| echo.to_string()).await;
+    let gateway = echo_server(502, "text/html", |echo| format!("<html><body>{echo}</body></html>")).await;
+    let rpc = echo_server(400, "application/json", |echo| {
+        json!({ "jsonrpc": "2.0", "id": 0, "error": { "code": -32600, "message": echo } }).to_string()
+    })
+    .await;
+    let garbage = echo_server(200, "application/json", |echo| json!({ "echo": echo }).to_string()).await;
+    let mut f = McpServersFile::default();
+    for (name, url) in [("plain", &plain), ("gateway", &gateway), ("rpc", &rpc), ("garbage", &garbage)] {
+        f.servers.insert(name.into(), ServerEntry::Http { url: url.clone() });
+    }
+    let orch = Orchestrator::start(f, ClientOptions::default());
+    let mut details = std::collections::BTreeMap::new();
+    for name in ["plain", "gateway", "rpc", "garbage"] {
+        wait_state(&orch, name, "failed", Duration::from_secs(10)).await;
+        let check = ServerCheck { orchestrator: orch.clone(), server: name.into() };
+        let probe = check.check().await;
+        eprintln!("mcp_server:{name}: {}", probe.detail);
+        assert_eq!(probe.state, HealthState::Unhealthy);
+        assert_no_secret(name, &probe.detail);
+        assert_no_secret(name, &format!("{:?}", orch.status(name)));
+        details.insert(name, probe.detail);
+    }
+    assert_eq!(details["plain"], "failed (initialize failed: HTTP 400 Bad Request)");
+    assert_eq!(details["gateway"], "failed (initialize failed: HTTP 502 Bad Gateway)");
+    assert_eq!(details["rpc"], "failed (initialize failed: the server answered JSON-RPC error -32600)");
+    assert!(details["garbage"].starts_with("failed (initialize failed: unexpected server response"), "{details:?}");
+    let overall = swaggy_telemetry::mcp::OrchestratorCheck(orch.clone()).check().await;
+    assert_no_secret("mcp_orchestrator", &overall.detail);
+    orch.shutdown().await;
+}
+
+/// A server with no tools: every `tools/call` is an error, and still a labelled operation.
+#[derive(Clone)]
+struct NoTools;
+
+impl rmcp::ServerHandler for NoTools {}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_labels_are_bounded_per_process_not_per_session() {
+    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+    use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+    use swaggy_telemetry::catalog::values::NetworkTransport;
+    use swaggy_telemetry::mcp::{InstrumentedServer, MAX_TOOL_LABELS};
+    let (guard, _exporter) = install_in_memory();
+    // As the bundled server does: one instrumented handler per session.
+    let service: StreamableHttpService<_, LocalSessionManager> = StreamableHttpService::new(
+        || Ok(InstrumentedServer::new(NoTools, "junkyard", NetworkTransport::Tcp)),
+        Default::default(),
+        StreamableHttpServerConfig::default(),
+    );
+    let app = axum::Router::new().nest_service("/mcp", service);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    const SESSIONS: usize = 3;
+    const NAMES: usize = 100;
+    // Concurrent sessions, each calling its own junk names.
+    let sessions = (0..SESSIONS).map(|session| {
+        let url = url.clone();
+        async move {
+            let client = McpClient::connect_http("junkyard", &url, &ClientOptions::default()).await.expect("connect");
+            for i in 0..NAMES {
+                let r = client.call_tool(&format!("junk-{session}-{i}"), json!({})).await;
+                assert!(matches!(r, Err(CallError::Rpc { .. })), "{r:?}");
+            }
+            client.close().await;
+        }
+    });
+    futures_util::future::join_all(sessions).await;
+    let m = metrics(&guard);
+    for side in ["client", "server"] {
+        let name = format!("mcp_{side}_operation_duration_seconds_count");
+        let samples = m.find(&name, &[("mcp_method_name", "tools/call")]);
+        let tools: std::collections::BTreeSet<&str> =
+            samples.iter().filter_map(|s| s.labels.get("gen_ai_tool_name").map(String::as_str)).collect();
+        let calls: f64 = samples.iter().map(|s| s.value).sum();
+        eprintln!("{side}: {} distinct gen_ai_tool_name values for {calls} calls", tools.len());
+        assert_eq!(calls, (SESSIONS * NAMES) as f64, "{side}: every call counted");
+        assert!(tools.len() <= MAX_TOOL_LABELS + 1, "{side}: {} tool labels", tools.len());
+        assert!(tools.contains("other"), "{side}: names past the bound fold into `other`");
+        assert!(m.sum(&name, &[("gen_ai_tool_name", "other")]) >= (SESSIONS * NAMES - MAX_TOOL_LABELS) as f64);
+    }
+    server.abort();
 }

@@ -188,24 +188,40 @@ async fn pipeline_fires_resolves_and_stays_quiet() {
         "Redis killed -> RedisUnhealthy at the webhook in {fire_latency:?}; restarted -> resolved in {resolve_latency:?}"
     );
 
-    // --- fault: the bundled MCP server stops answering (SIGSTOP), then resumes -------------
+    // --- fault: the bundled MCP server hangs (SIGSTOP); the orchestrator replaces it ----------
     // Its pid comes from its own health check's detail: the process is the service's child.
+    // The health check times out at once (McpServerDown pending); the orchestrator fails the
+    // server after two unanswered keepalive pings (~15 s: pings start after 5 s without an
+    // answer), kills it and starts a new one, and the alert resolves with nobody resuming the
+    // hung process.
     let health: serde_json::Value = c.get(svc.url("/health")).send().await.unwrap().json().await.unwrap();
     let pid = common::health::mcp_server_pid(&health, "market");
-    let signal = |sig: &str| {
-        let ok = std::process::Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success();
-        assert!(ok, "kill {sig} {pid}");
-    };
+    let restarts = |m: &Scrape| m.sum("swaggy_mcp_server_restarts_total", &[("swaggy_mcp_server", "market")]);
+    let restarts_before =
+        restarts(&Scrape::parse(&c.get(svc.url("/metrics")).send().await.unwrap().text().await.unwrap()));
+    let stopped = std::process::Command::new("kill").args(["-STOP", &pid.to_string()]).status().unwrap().success();
+    assert!(stopped, "kill -STOP {pid}");
     let fault = Instant::now();
-    signal("-STOP");
     let fired = webhook.wait_for("McpServerDown", "firing", Duration::from_secs(120)).await;
     let mcp_fire = fired.at - fault;
     assert_eq!(fired.receiver, "chat", "a critical non-paging alert goes to chat");
-    let resumed = Instant::now();
-    signal("-CONT");
     let resolved = webhook.wait_for("McpServerDown", "resolved", Duration::from_secs(120)).await;
+    let mcp_resolve = resolved.at - fault;
+    // Resolved by the replacement: a new process serves, the hung one is gone (killed and reaped
+    // by the service; nobody sent it SIGCONT), and the orchestrator counted one restart.
+    let health: serde_json::Value = c.get(svc.url("/health?fresh=1")).send().await.unwrap().json().await.unwrap();
+    let replacement = common::health::mcp_server_pid(&health, "market");
+    assert_ne!(replacement, pid, "the hung server was replaced");
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "the hung server {pid} is still there");
+    let live = Scrape::parse(&c.get(svc.url("/metrics")).send().await.unwrap().text().await.unwrap());
+    assert_eq!(restarts(&live), restarts_before + 1.0, "one restart");
+    let reason = common::health::check(&health, "mcp_orchestrator")["detail"].as_str().unwrap_or("").to_string();
+    assert_eq!(reason, "1/1 servers ready");
+    // One restart is no restart loop.
+    assert!(!webhook.all().iter().any(|n| n.mentions("McpServerRestarting", "firing")), "one restart alerted");
     eprintln!(
-        "MCP server stopped -> McpServerDown at the webhook in {mcp_fire:?}; resumed -> resolved in {:?}",
-        resolved.at - resumed
+        "MCP server hung (SIGSTOP) -> McpServerDown at the webhook in {mcp_fire:?}; killed and replaced by the \
+         orchestrator (pid {pid} -> {replacement}) -> resolved {mcp_resolve:?} after the hang ({:?} after firing)",
+        resolved.at - fired.at
     );
 }

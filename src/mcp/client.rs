@@ -1,6 +1,7 @@
 //! The instrumented MCP client: connect over stdio (a child process) or streamable HTTP, then
 //! make calls that are traced, measured and bounded in time.
 
+use super::child::{ChildProcess, ChildTransport};
 use super::transport::{CONNECTION_CLOSED, ConnectionShared, ParentContext, TracedTransport};
 use crate::catalog::instruments::{MCP_CLIENT_SESSION_DURATION, McpSessionLabels};
 use crate::catalog::values::{ErrorType, McpProtocolVersion, NetworkTransport};
@@ -17,15 +18,20 @@ use rmcp::model::{
     ServerResult,
 };
 use rmcp::service::{ClientInitializeError, Peer, PeerRequestOptions, RoleClient, RunningService, ServiceError};
+use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::{
     SseError, StreamableHttpClient, StreamableHttpClientTransportConfig, StreamableHttpError,
     StreamableHttpPostResponse, StreamableHttpResponseLimits,
 };
-use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Bound on [`McpClient::close`]: the session's orderly end (for stdio: stdin closed, the
+/// server's exit awaited), after which a stdio server is killed.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Timeouts of a client.
 #[derive(Debug, Clone)]
@@ -124,12 +130,18 @@ fn clip(text: &str) -> String {
 }
 
 /// A short, human description of a transport failure: what failed and its root cause (`error
-/// sending request: Connection refused (os error 111)`), URLs redacted, no Rust type names.
+/// sending request: Connection refused (os error 111)`), URLs redacted, no Rust type names, and
+/// nothing the remote server wrote — a response body can echo the request, credentials and
+/// all: an HTTP failure reads as its status line (`HTTP 400 Bad Request`).
 fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     // rmcp's HTTP error keeps the client's error out of the source chain: start from it.
-    let e: &(dyn std::error::Error + 'static) = match e.downcast_ref::<StreamableHttpError<reqwest::Error>>() {
+    let e: &(dyn std::error::Error + 'static) = match e.downcast_ref::<HttpError>() {
         Some(StreamableHttpError::Client(inner)) => inner,
-        _ => e,
+        Some(http) => match describe_http(http) {
+            Some(text) => return clip(&redact_urls(&text)),
+            None => e,
+        },
+        None => e,
     };
     let top = e.to_string();
     let mut root = e;
@@ -141,14 +153,61 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     clip(&redact_urls(&text))
 }
 
-/// [`describe`] for a failed handshake.
+/// [`describe`] for the rmcp HTTP errors that hold text from the server (a body, a parse error
+/// quoting it, a header, a JSON-RPC message); `None` for the others.
+fn describe_http(e: &HttpError) -> Option<String> {
+    use StreamableHttpError as H;
+    Some(match e {
+        H::UnexpectedServerResponse(text) => match without_server_text(text) {
+            status if status.starts_with("HTTP ") => status,
+            words => format!("unexpected server response: {words}"),
+        },
+        H::HttpStatus(s) => status_line(s.status),
+        H::Deserialize(_) => "the server's answer is not a JSON-RPC message".into(),
+        H::ReinitializationFailed(d) => format!("session re-initialization failed: JSON-RPC error {}", d.code.0),
+        H::UnexpectedContentType(ct) => {
+            format!("unexpected content type {}", ct.as_deref().map(media_type).unwrap_or("(none)"))
+        }
+        H::AuthRequired(_) => "authorization required (HTTP 401)".into(),
+        H::InsufficientScope(_) => "insufficient scope (HTTP 403)".into(),
+        _ => return None,
+    })
+}
+
+/// `HTTP 400 Bad Request` (the standard reason, never the server's own words).
+fn status_line(code: u16) -> String {
+    match http::StatusCode::from_u16(code).ok().and_then(|s| s.canonical_reason()) {
+        Some(reason) => format!("HTTP {code} {reason}"),
+        None => format!("HTTP {code}"),
+    }
+}
+
+/// The media type of a `Content-Type` value when it looks like one (`text/html`), else `other`.
+fn media_type(content_type: &str) -> &str {
+    let t = content_type.split(';').next().unwrap_or_default().trim();
+    let token = |c: char| c.is_ascii_alphanumeric() || "/.+-_".contains(c);
+    if !t.is_empty() && t.len() <= 64 && t.chars().all(token) { t } else { "other" }
+}
+
+/// rmcp's "unexpected server response" text without what the server sent: `HTTP 400 Bad
+/// Request: <body>` becomes its status line; `could not parse …: <serde error>: <body>` and
+/// `expect json, got <the answer>` keep their leading words. Idempotent.
+fn without_server_text(text: &str) -> String {
+    if let Some(rest) = text.strip_prefix("HTTP ") {
+        let code: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        return status_line(code.parse().unwrap_or(0));
+    }
+    let end = text.find([':', '(', '{', '[', '"', '\'']).unwrap_or(text.len());
+    text[..end].trim_end().to_string()
+}
+
+/// [`describe`] for a failed handshake (a JSON-RPC error by its code only: its message is the
+/// server's text).
 fn describe_init(e: &ClientInitializeError) -> String {
     match e {
         ClientInitializeError::TransportError { error, .. } => describe(&*error.error),
         ClientInitializeError::ConnectionClosed(_) => "the connection closed during the handshake".into(),
-        ClientInitializeError::JsonRpcError(d) => {
-            format!("the server answered JSON-RPC error {}: {}", d.code.0, clip(&redact_urls(&d.message)))
-        }
+        ClientInitializeError::JsonRpcError(d) => format!("the server answered JSON-RPC error {}", d.code.0),
         ClientInitializeError::NoCompatibleProtocolVersion { .. } => "no protocol version in common".into(),
         ClientInitializeError::Cancelled => "cancelled".into(),
         ClientInitializeError::LegacyFallbackFailed { fallback, .. } => describe_init(fallback),
@@ -175,30 +234,44 @@ pub struct McpClient {
     shared: Arc<ConnectionShared>,
     sessions: Histogram<McpSessionLabels>,
     started: Instant,
-    pid: Option<u32>,
+    /// The server's process (stdio).
+    child: Option<Arc<ChildProcess>>,
     call_timeout: Duration,
+    /// Set by the first [`McpClient::close`]; later (or concurrent) calls wait on the same one.
+    closing: tokio::sync::OnceCell<()>,
 }
 
 impl std::fmt::Debug for McpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("McpClient").field("server", &self.shared.server.as_str()).field("pid", &self.pid).finish()
+        f.debug_struct("McpClient").field("server", &self.shared.server.as_str()).field("pid", &self.pid()).finish()
     }
 }
 
 impl McpClient {
-    /// Spawns `command` and speaks MCP over its stdin/stdout (its stderr is inherited).
+    /// Spawns `command` and speaks MCP over its stdin/stdout (its stderr is inherited). The
+    /// process belongs to the client: [`McpClient::close`] ends it (stdin closed, then killed
+    /// after [`CLOSE_GRACE`]), and so does dropping the client.
     pub async fn connect_stdio(
         server: &str,
         command: tokio::process::Command,
         options: &ClientOptions,
     ) -> Result<McpClient, ConnectError> {
         let program = command.as_std().get_program().to_string_lossy().into_owned();
-        let (child, _) = TokioChildProcess::builder(command)
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .map_err(|source| ConnectError::Spawn { command: program, source })?;
-        let pid = child.id();
-        Self::handshake(TracedTransport::new(child, server, NetworkTransport::Pipe), pid, options).await
+        let (child, stdout, stdin) =
+            ChildProcess::spawn(command).map_err(|source| ConnectError::Spawn { command: program, source })?;
+        let transport = ChildTransport::new(child.clone(), stdout, stdin);
+        let connected = Self::handshake(
+            TracedTransport::new(transport, server, NetworkTransport::Pipe),
+            Some(child.clone()),
+            options,
+        )
+        .await;
+        if connected.is_err() {
+            // A server that did not complete the handshake (hung, or talking nonsense) is not
+            // left running.
+            child.kill().await;
+        }
+        connected
     }
 
     /// Connects to a streamable HTTP endpoint (`http://host:port/mcp`).
@@ -216,7 +289,7 @@ impl McpClient {
 
     async fn handshake<T>(
         transport: TracedTransport<T>,
-        pid: Option<u32>,
+        child: Option<Arc<ChildProcess>>,
         options: &ClientOptions,
     ) -> Result<Self, ConnectError>
     where
@@ -238,14 +311,15 @@ impl McpClient {
             shared,
             sessions,
             started,
-            pid,
+            child,
             call_timeout: options.call_timeout,
+            closing: tokio::sync::OnceCell::new(),
         })
     }
 
     /// The child's process id (stdio servers).
     pub fn pid(&self) -> Option<u32> {
-        self.pid
+        self.child.as_ref().and_then(|c| c.pid())
     }
 
     /// Whether the connection has ended.
@@ -264,28 +338,53 @@ impl McpClient {
     }
 
     /// Why the connection ended, when it ended on a failure this client saw (a request that
-    /// could not be sent).
+    /// could not be sent, a server that stopped answering).
     pub fn close_reason(&self) -> Option<String> {
         self.shared.close_reason()
     }
 
     /// Ends the connection as failed, with `reason` (what [`McpClient::close_reason`] answers).
+    /// Calls in flight fail at once with [`CallError::Closed`].
     pub(crate) fn fail(&self, reason: String) {
         self.shared.fail(reason);
+    }
+
+    /// How long ago the server last answered a request (with a result or an error).
+    pub(crate) fn since_last_answer(&self) -> Duration {
+        self.shared.since_last_answer()
     }
 
     /// Sends one request and waits for its answer (bounded by the call timeout).
     ///
     /// A request the transport cannot send (refused, reset, the server gone) ends the
     /// connection: over streamable HTTP nothing else would notice that the server is gone, so
-    /// the orchestrator learns it here and reconnects.
-    pub async fn send(&self, mut request: ClientRequest) -> Result<ServerResult, CallError> {
+    /// the orchestrator learns it here and reconnects. When the connection ends while the
+    /// request waits (the server exited, was failed as hung, or the client closes), the call
+    /// fails at once with [`CallError::Closed`].
+    pub async fn send(&self, request: ClientRequest) -> Result<ServerResult, CallError> {
+        self.send_within(request, self.call_timeout).await
+    }
+
+    async fn send_within(&self, mut request: ClientRequest, timeout: Duration) -> Result<ServerResult, CallError> {
         let method = request.method().to_string();
+        if self.shared.is_closed() {
+            return Err(CallError::Closed);
+        }
         request.extensions_mut().insert(ParentContext(Context::current()));
-        let sent = self.peer.send_request_with_option(request, PeerRequestOptions::with_timeout(self.call_timeout));
-        let result = match sent.await {
-            Ok(handle) => handle.await_response().await,
-            Err(e) => Err(e),
+        let sent = self.peer.send_request_with_option(request, PeerRequestOptions::with_timeout(timeout));
+        let answer = async {
+            match sent.await {
+                Ok(handle) => handle.await_response().await,
+                Err(e) => Err(e),
+            }
+        };
+        let result = tokio::select! {
+            biased;
+            r = answer => r,
+            () = self.shared.closed() => Err(ServiceError::TransportClosed),
+            // rmcp's timeout covers the wait for the answer; this one also covers queueing the
+            // request behind a write the server does not drain.
+            () = tokio::time::sleep(timeout + Duration::from_secs(1)) => Err(ServiceError::Timeout { timeout }),
         };
         result.map_err(|e| {
             let lost = matches!(e, ServiceError::TransportSend(_) | ServiceError::TransportClosed);
@@ -319,13 +418,43 @@ impl McpClient {
         self.call("ping", Value::Null).await.map(|_| ())
     }
 
-    /// Closes the session (stdio: the child is stopped).
+    /// `ping`, waiting at most `timeout` for the answer.
+    pub(crate) async fn ping_within(&self, timeout: Duration) -> Result<(), CallError> {
+        let request = parse_request("ping", Value::Null)?;
+        self.send_within(request, timeout).await.map(|_| ())
+    }
+
+    /// Closes the session within [`CLOSE_GRACE`]: calls in flight fail at once
+    /// ([`CallError::Closed`]); the session ends in order (stdio: the server's stdin closes and
+    /// its exit is awaited) or, past the grace, a stdio server is killed. Returns when a stdio
+    /// server's process is gone. Concurrent and repeated calls wait for the same close.
     pub async fn close(&self) {
-        let running = self.running.lock().ok().and_then(|mut r| r.take());
-        if let Some(r) = running {
-            let _ = r.cancel().await;
-        }
+        self.closing
+            .get_or_init(|| async {
+                let running = self.running.lock().ok().and_then(|mut r| r.take());
+                self.shared.close_all();
+                if let Some(r) = running
+                    && tokio::time::timeout(CLOSE_GRACE, r.cancel()).await.is_err()
+                {
+                    tracing::debug!(server = %self.shared.server.as_str(), "MCP session did not close in time");
+                }
+                if let Some(child) = &self.child {
+                    child.kill().await;
+                }
+            })
+            .await;
+    }
+
+    /// Ends a connection that failed (the server exited or stopped answering) without waiting
+    /// on the server: a stdio server is killed, the session's task is told to stop.
+    pub(crate) async fn abort(&self) {
         self.shared.close_all();
+        if let Some(child) = &self.child {
+            child.kill().await;
+        }
+        if let Some(r) = self.running.lock().ok().as_ref().and_then(|r| r.as_ref()) {
+            r.cancellation_token().cancel();
+        }
     }
 }
 
@@ -392,11 +521,15 @@ fn with_trace_headers(
 
 type HttpError = StreamableHttpError<reqwest::Error>;
 
-/// Drops the URL from a reqwest error inside an rmcp HTTP error.
+/// Drops the URL from a reqwest error inside an rmcp HTTP error, and the server's text (an
+/// error body, which may echo the request) from an unexpected answer: rmcp logs these errors.
 fn without_url(e: HttpError) -> HttpError {
     match e {
         StreamableHttpError::Client(e) => StreamableHttpError::Client(e.without_url()),
         StreamableHttpError::Sse(e) => StreamableHttpError::Sse(sse_without_url(e)),
+        StreamableHttpError::UnexpectedServerResponse(text) => {
+            StreamableHttpError::UnexpectedServerResponse(Cow::Owned(without_server_text(&text)))
+        }
         other => other,
     }
 }
@@ -554,5 +687,59 @@ mod tests {
         let call = CallError::from(send).to_string();
         assert!(call.starts_with("transport error: error sending request") && !call.contains("s3cretpw"), "{call}");
         assert!(clip(&"x".repeat(500)).chars().count() <= MAX_DESCRIPTION + 1);
+    }
+
+    fn described(e: HttpError) -> String {
+        describe(&e)
+    }
+
+    #[test]
+    fn what_a_server_sent_never_reaches_a_description() {
+        const SECRET: &str = "s3cretpw";
+        let body = |prefix: &str| StreamableHttpError::UnexpectedServerResponse(format!("{prefix}{SECRET}").into());
+        for (error, want) in [
+            (body("HTTP 400 Bad Request: bad request for /mcp?token="), "HTTP 400 Bad Request"),
+            (body("HTTP 599 <unknown status code>: "), "HTTP 599"),
+            (
+                body("could not parse JSON response as ServerJsonRpcMessage: expected value at line 1 column 1: "),
+                "unexpected server response: could not parse JSON response as ServerJsonRpcMessage",
+            ),
+            (
+                body("expect json, got Json(JsonRpcMessage { message: \""),
+                "unexpected server response: expect json, got Json",
+            ),
+            (
+                StreamableHttpError::UnexpectedContentType(Some(format!("text/html; x={SECRET}"))),
+                "unexpected content type text/html",
+            ),
+            (
+                StreamableHttpError::UnexpectedContentType(Some(format!("{SECRET} <b>"))),
+                "unexpected content type other",
+            ),
+            (
+                StreamableHttpError::Deserialize(serde_json::from_str::<u8>(&format!("\"{SECRET}\"")).unwrap_err()),
+                "the server's answer is not a JSON-RPC message",
+            ),
+            (
+                StreamableHttpError::ReinitializationFailed(rmcp::ErrorData::invalid_request(SECRET, None)),
+                "session re-initialization failed: JSON-RPC error -32600",
+            ),
+        ] {
+            assert_eq!(described(error), want);
+        }
+        // What rmcp itself logs: the body is gone before it sees the error, and scrubbing twice
+        // changes nothing.
+        let scrubbed = without_url(body("HTTP 400 Bad Request: echo "));
+        assert_eq!(scrubbed.to_string(), "unexpected server response: HTTP 400 Bad Request");
+        assert_eq!(described(without_url(scrubbed)), "HTTP 400 Bad Request");
+        // On a live session: a failed send.
+        let send = ServiceError::TransportSend(DynamicTransportError::from_parts(
+            "x",
+            std::any::TypeId::of::<()>(),
+            Box::new(body("HTTP 400 Bad Request: echo ")),
+        ));
+        assert_eq!(CallError::from(send).to_string(), "transport error: HTTP 400 Bad Request");
+        let init = ClientInitializeError::JsonRpcError(rmcp::ErrorData::invalid_request(SECRET, None));
+        assert_eq!(describe_init(&init), "the server answered JSON-RPC error -32600");
     }
 }

@@ -6,6 +6,7 @@ use crate::catalog::values::{McpMethod, McpServer, NetworkTransport, ToolName};
 use crate::catalog::{BoundedSet, BoundedStr};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
+use std::sync::LazyLock;
 
 /// The methods of the MCP specification (2025-06-18 and 2026-07-28): always their own label.
 pub const KNOWN_METHODS: &[&str] = &[
@@ -32,22 +33,33 @@ pub const KNOWN_METHODS: &[&str] = &[
 /// The label every method outside the known set becomes (semconv's `_OTHER`).
 pub const OTHER_METHOD: &str = "_OTHER";
 
-/// Distinct tool or prompt names one connection or server labels before folding into `other`.
+/// Distinct tool names (`gen_ai.tool.name`) one process labels on each side — every client
+/// connection shares one set, every server session another — before folding into `other`.
 pub const MAX_TOOL_LABELS: usize = 128;
 
-/// Folds method and tool names into bounded label values.
-#[derive(Debug)]
-pub struct Labeler {
-    tools: BoundedSet,
-}
+/// The tool names client connections label (all of them, for the life of the process).
+static CLIENT_TOOLS: LazyLock<BoundedSet> = LazyLock::new(|| BoundedSet::learning(MAX_TOOL_LABELS));
+/// The tool names server sessions label: the streamable HTTP service builds a handler per
+/// session, and peers choose the names, so the bound must not be per handler.
+static SERVER_TOOLS: LazyLock<BoundedSet> = LazyLock::new(|| BoundedSet::learning(MAX_TOOL_LABELS));
 
-impl Default for Labeler {
-    fn default() -> Self {
-        Labeler { tools: BoundedSet::learning(MAX_TOOL_LABELS) }
-    }
+/// Folds method and tool names into bounded label values.
+#[derive(Debug, Clone, Copy)]
+pub struct Labeler {
+    tools: &'static BoundedSet,
 }
 
 impl Labeler {
+    /// The labeler of client connections (one tool-name set per process).
+    pub fn client() -> Self {
+        Labeler { tools: &CLIENT_TOOLS }
+    }
+
+    /// The labeler of server sessions (one tool-name set per process).
+    pub fn server() -> Self {
+        Labeler { tools: &SERVER_TOOLS }
+    }
+
     /// `mcp.method.name`: a known method, or `_OTHER`.
     pub fn method(&self, method: &str) -> McpMethod {
         match KNOWN_METHODS.iter().find(|m| **m == method) {

@@ -11,15 +11,17 @@
 //! * [`InstrumentedServer`] — wraps any rmcp [`rmcp::ServerHandler`]: SERVER spans parented to
 //!   the client's context, `mcp.server.operation.duration`, session durations.
 //! * [`Orchestrator`] — named servers from an `mcpServers` JSON file, per-server state with
-//!   restart and backoff (a stdio server fails when its process ends, an HTTP server when a
-//!   request cannot be sent or its keepalive ping goes unanswered),
+//!   restart and backoff (a server fails when its process ends, when a request cannot be sent,
+//!   or when it leaves two keepalive pings in a row unanswered — a hung stdio server is then
+//!   killed and replaced), bounded shutdown,
 //!   `call_mcp_method(server, method, params)`, state gauges and health checks.
 //! * [`Coordination`] — one agent task over several MCP calls: a parent span and the
 //!   coordination metrics (`record_mcp_agent_coordination` in the seed).
 //!
 //! Metric attributes are bounded: methods outside the specification fold into `_OTHER`, tool
-//! names past 128 per connection into `other`; session and request ids go on spans only.
+//! names past 128 per process and side (client, server) into `other`; session and request ids go on spans only.
 
+mod child;
 mod client;
 mod coordination;
 mod labels;
@@ -28,12 +30,12 @@ mod propagation;
 mod server;
 mod transport;
 
-pub use client::{CallError, ClientOptions, ConnectError, McpClient, TraceHeaders, parse_request};
+pub use client::{CLOSE_GRACE, CallError, ClientOptions, ConnectError, McpClient, TraceHeaders, parse_request};
 pub use coordination::{Coordination, record_mcp_agent_coordination};
 pub use labels::{KNOWN_METHODS, MAX_TOOL_LABELS, OTHER_METHOD};
 pub use orchestrator::{
-    HTTP_KEEPALIVE, McpConfigError, McpServersFile, Orchestrator, OrchestratorCheck, ServerCheck, ServerEntry,
-    ServerStatus,
+    KEEPALIVE, MISSED_PINGS, McpConfigError, McpServersFile, Orchestrator, OrchestratorCheck, PING_TIMEOUT,
+    ServerCheck, ServerEntry, ServerStatus,
 };
 pub use propagation::{META_FIELDS, extract as extract_meta, inject as inject_meta};
 pub use server::InstrumentedServer;

@@ -29,10 +29,17 @@ pub const MIN_BACKOFF: Duration = Duration::from_millis(500);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A server up this long counts as stable (its next failure restarts after [`MIN_BACKOFF`]).
 pub const STABLE_AFTER: Duration = Duration::from_secs(30);
-/// How often a ready streamable-HTTP server is pinged: nothing else tells the orchestrator
-/// that it is gone (a stdio server is watched through its process). A ping that cannot be
-/// sent, or that gets no answer within the call timeout, fails the server.
-pub const HTTP_KEEPALIVE: Duration = Duration::from_secs(5);
+/// How long a ready server (any transport) may go without answering anything before the
+/// orchestrator pings it: a server that is gone over HTTP, or hung (a stopped or deadlocked
+/// stdio process is still running), tells nobody. Traffic that gets answers (calls, health
+/// checks) makes the ping unnecessary.
+pub const KEEPALIVE: Duration = Duration::from_secs(5);
+/// How long a keepalive ping waits for its answer.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(5);
+/// Keepalive pings in a row without an answer after which the server is failed ("not
+/// answering ping for 10 s") and restarted — a stdio server's hung process is killed first. A
+/// ping that cannot be sent fails the server at once.
+pub const MISSED_PINGS: u32 = 2;
 
 /// How to reach one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -362,16 +369,26 @@ impl Orchestrator {
         }
     }
 
-    /// Stops supervising and closes every session (stdio servers are stopped).
+    /// Stops supervising and closes every session, all at once, each within
+    /// [`CLOSE_GRACE`](super::CLOSE_GRACE): calls in flight fail at once, and a stdio server
+    /// that has not exited by then (a hung one) is killed. Returns when they are gone.
     pub async fn shutdown(&self) {
         self.inner.stop.send_replace(true);
-        for slot in &self.inner.slots {
-            let client = slot.state.lock().ok().and_then(|mut s| s.client.take());
-            if let Some(c) = client {
-                c.close().await;
-            }
-            slot.set(McpServerState::Stopped, None, None);
-        }
+        let closing: Vec<_> = self
+            .inner
+            .slots
+            .iter()
+            .map(|slot| {
+                let client = slot.state.lock().ok().and_then(|mut s| s.client.take());
+                slot.set(McpServerState::Stopped, None, None);
+                async move {
+                    if let Some(c) = client {
+                        c.close().await;
+                    }
+                }
+            })
+            .collect();
+        futures_util::future::join_all(closing).await;
     }
 }
 
@@ -390,18 +407,35 @@ async fn connect(slot: &Slot, options: &ClientOptions) -> Result<McpClient, Stri
 /// Why a ready connection ended, when nothing more precise is known.
 const CONNECTION_CLOSED_REASON: &str = "the connection closed (the server exited?)";
 
-/// Pings a ready HTTP server every [`HTTP_KEEPALIVE`] until a ping fails (a failed send has
-/// already ended the connection; no answer in time ends it here). Never ends for stdio.
-async fn keepalive(entry: &ServerEntry, client: &McpClient) {
-    if !matches!(entry, ServerEntry::Http { .. }) {
-        return std::future::pending().await;
-    }
+/// Pings a ready server whenever it has answered nothing for [`KEEPALIVE`], and returns once
+/// the connection is failed: [`MISSED_PINGS`] pings in a row unanswered within
+/// [`PING_TIMEOUT`], or a ping that could not be sent.
+async fn keepalive(client: &McpClient) {
+    let mut missed = 0;
     loop {
-        tokio::time::sleep(HTTP_KEEPALIVE).await;
-        match client.ping().await {
+        if missed == 0 {
+            let quiet = client.since_last_answer();
+            if quiet < KEEPALIVE {
+                tokio::time::sleep(KEEPALIVE - quiet).await;
+                continue;
+            }
+        }
+        let sent = Instant::now();
+        match client.ping_within(PING_TIMEOUT).await {
             // An answer, even an error, is a live server.
-            Ok(()) | Err(CallError::Rpc { .. }) => {}
+            Ok(()) | Err(CallError::Rpc { .. }) => missed = 0,
+            // So is any answer meanwhile (to another request, or late to an earlier ping).
+            Err(CallError::Timeout(_)) if client.since_last_answer() < sent.elapsed() => missed = 0,
+            Err(CallError::Timeout(_)) => {
+                missed += 1;
+                if missed >= MISSED_PINGS {
+                    let silent = (PING_TIMEOUT * MISSED_PINGS).as_secs();
+                    client.fail(format!("not answering ping for {silent} s"));
+                    return;
+                }
+            }
             Err(e) => {
+                // A failed send has already ended the connection with its own reason.
                 client.fail(format!("keepalive ping failed: {e}"));
                 return;
             }
@@ -432,25 +466,39 @@ async fn supervise(inner: Weak<Inner>, slot: Arc<Slot>, mut stop: watch::Receive
         match connected {
             Ok(client) => {
                 let client = Arc::new(client);
-                tracing::info!(server = %slot.name, pid = ?client.pid(), attempt, "MCP server ready");
+                match client.pid() {
+                    Some(pid) => tracing::info!(server = %slot.name, pid, attempt, "MCP server ready"),
+                    None => tracing::info!(server = %slot.name, attempt, "MCP server ready"),
+                }
                 slot.set(McpServerState::Ready, Some(client.clone()), None);
                 attempt = 0;
                 let up = Instant::now();
                 tokio::select! {
-                    _ = client.closed() => {}
-                    _ = keepalive(&slot.entry, &client) => {}
+                    biased;
                     _ = stop.changed() => {
+                        // `shutdown` closes it too: both wait for the same close.
                         client.close().await;
                         slot.set(McpServerState::Stopped, None, None);
                         return;
                     }
+                    _ = client.closed() => {}
+                    _ = keepalive(&client) => {}
                 }
                 let reason = client.close_reason().unwrap_or_else(|| CONNECTION_CLOSED_REASON.to_string());
                 if up.elapsed() >= STABLE_AFTER {
                     backoff = MIN_BACKOFF;
                 }
-                tracing::warn!(server = %slot.name, %reason, retry_in = ?backoff, "MCP server lost; reconnecting");
                 slot.set(McpServerState::Failed, None, Some(reason.clone()));
+                match client.pid() {
+                    Some(pid) => {
+                        tracing::warn!(server = %slot.name, pid, %reason, retry_in = ?backoff, "MCP server lost; restarting")
+                    }
+                    None => {
+                        tracing::warn!(server = %slot.name, %reason, retry_in = ?backoff, "MCP server lost; reconnecting")
+                    }
+                }
+                // A hung stdio server is still running: it goes before its replacement starts.
+                client.abort().await;
                 logged = Some(reason);
             }
             Err(e) => {

@@ -63,7 +63,7 @@ impl<H> InstrumentedServer<H> {
             shared: Arc::new(Shared {
                 server: McpServer(BoundedStr::from(server.to_string())),
                 transport,
-                labeler: Labeler::default(),
+                labeler: Labeler::server(),
                 duration: MCP_SERVER_OPERATION_DURATION.build(&meter),
                 sessions: MCP_SERVER_SESSION_DURATION.build(&meter),
             }),

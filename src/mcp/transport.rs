@@ -58,6 +58,9 @@ pub(crate) struct ConnectionShared {
     /// Why it ended, when a failure this side saw ended it (see [`ConnectionShared::fail`]).
     close_reason: Mutex<Option<String>>,
     protocol_version: Mutex<Option<Arc<str>>>,
+    /// When the server last answered a request (a result or an error): what the keepalive
+    /// goes by.
+    last_answer: Mutex<Instant>,
 }
 
 impl ConnectionShared {
@@ -65,12 +68,13 @@ impl ConnectionShared {
         Arc::new(ConnectionShared {
             server: McpServer(BoundedStr::from(server.to_string())),
             transport,
-            labeler: Labeler::default(),
+            labeler: Labeler::client(),
             duration: MCP_CLIENT_OPERATION_DURATION.build(&crate::telemetry::meter()),
             pending: Mutex::new(HashMap::new()),
             closed: watch::channel(false).0,
             close_reason: Mutex::new(None),
             protocol_version: Mutex::new(None),
+            last_answer: Mutex::new(Instant::now()),
         })
     }
 
@@ -98,6 +102,17 @@ impl ConnectionShared {
             r.get_or_insert(reason);
         }
         self.close_all();
+    }
+
+    /// How long ago the server last answered a request.
+    pub(crate) fn since_last_answer(&self) -> std::time::Duration {
+        self.last_answer.lock().map(|t| t.elapsed()).unwrap_or_default()
+    }
+
+    fn answered(&self) {
+        if let Ok(mut t) = self.last_answer.lock() {
+            *t = Instant::now();
+        }
     }
 
     pub(crate) fn protocol_version(&self) -> Option<Arc<str>> {
@@ -140,6 +155,9 @@ impl ConnectionShared {
     }
 
     fn on_response(&self, msg: &ServerJsonRpcMessage) {
+        if matches!(msg, JsonRpcMessage::Response(_) | JsonRpcMessage::Error(_)) {
+            self.answered();
+        }
         match msg {
             JsonRpcMessage::Response(r) => {
                 if let ServerResult::InitializeResult(init) = &r.result

@@ -62,10 +62,13 @@ pub struct Agents {
     insights: Counter<(InsightKind,)>,
 }
 
+/// A tool's structured result, or a short error for the response and the logs: a JSON-RPC
+/// error by its code only (its message is the MCP server's text, which may echo the request).
 fn structured(r: Result<rmcp::model::CallToolResult, CallError>) -> Result<Value, String> {
     match r {
         Ok(r) if r.is_error == Some(true) => Err("tool_error".into()),
         Ok(r) => Ok(r.structured_content.unwrap_or(Value::Null)),
+        Err(CallError::Rpc { code, .. }) => Err(format!("JSON-RPC error {code}")),
         Err(e) => Err(e.to_string()),
     }
 }

@@ -185,9 +185,11 @@ impl Portfolio {
     }
 }
 
-/// Rounds to cents.
+/// Rounds to cents; never negative zero (a sum of no values, or a loss that rounds away, is
+/// `0`, not `-0`, in JSON).
 pub fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
+    let r = (v * 100.0).round() / 100.0;
+    if r == 0.0 { 0.0 } else { r }
 }
 
 #[cfg(test)]
@@ -205,5 +207,18 @@ mod tests {
         assert_eq!(p.cash(), 910.0);
         assert_eq!(p.position("AAPL").quantity, 1);
         assert_eq!(p.realized_pnl(), 10.0);
+    }
+
+    #[test]
+    fn no_negative_zero_in_the_view() {
+        // A sum of no positions is -0.0 (float `Sum` starts there), and so is a tiny loss
+        // rounded to cents: neither may print as `-0.0`.
+        assert!(round2(-0.001).is_sign_positive() && round2(-0.0).is_sign_positive());
+        assert_eq!(round2(-0.004), 0.0);
+        assert_eq!(round2(-0.006), -0.01);
+        let p = Portfolio::new(1000.0, BTreeMap::new());
+        let market = Market::new();
+        let view = p.view(&market).to_string();
+        assert!(!view.contains("-0.0") && view.contains(r#""realized":0.0"#), "{view}");
     }
 }
