@@ -95,7 +95,7 @@ impl App {
         let agents = Arc::new(crate::agents::Agents::new(orchestrator.clone(), broker.clone(), market.clone()));
         let (stop, stop_rx) = watch::channel(false);
         tokio::spawn(market.clone().run(metrics.clone(), Duration::from_millis(250), stop_rx.clone()));
-        let health = health_collector(config, base, &store, &quotes, &market, &orchestrator);
+        let health = health_collector(config, base, &store, &quotes, &market, &orchestrator)?;
         tokio::spawn(bootstrap(store.clone(), portfolio.clone(), health.clone(), stop_rx.clone()));
         if let Some(client) = &config.redis {
             tokio::spawn(crate::settlement::worker(client.clone(), stop_rx.clone()));
@@ -183,7 +183,7 @@ fn health_collector(
     quotes: &QuoteCache,
     market: &Arc<Market>,
     orchestrator: &Orchestrator,
-) -> HealthCollector {
+) -> Result<HealthCollector, String> {
     let timeout = config.health.timeout;
     let db_name = match config.database_meta.system {
         swaggy_telemetry::catalog::values::DbSystem::Postgresql => "postgres",
@@ -229,9 +229,10 @@ fn health_collector(
             }
         }),
     );
-    let client = InstrumentedClient::new(
-        reqwest::Client::builder().timeout(timeout).build().expect("HTTP client for health checks"),
-    );
+    // Fails only when TLS has no trust store to load (a host without CA certificates).
+    let client = InstrumentedClient::new(reqwest::Client::builder().timeout(timeout).build().map_err(|e| {
+        format!("cannot build an HTTPS client ({e}): install ca-certificates or set SSL_CERT_FILE to a PEM bundle")
+    })?);
     let apis = config
         .external_apis
         .clone()
@@ -242,5 +243,5 @@ fn health_collector(
             HttpCheck::new(client.clone(), url, status),
         );
     }
-    b.build()
+    Ok(b.build())
 }

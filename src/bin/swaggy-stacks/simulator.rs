@@ -13,9 +13,13 @@ pub async fn run(base: String, rate: f64, mut stop: watch::Receiver<bool>) {
     if rate <= 0.0 {
         return;
     }
-    let client = InstrumentedClient::new(
-        reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("HTTP client"),
-    );
+    let client = match reqwest::Client::builder().timeout(Duration::from_secs(5)).build() {
+        Ok(c) => InstrumentedClient::new(c),
+        Err(e) => {
+            tracing::error!(error = %e, "the traffic simulator cannot build its HTTP client; not simulating");
+            return;
+        }
+    };
     let period = Duration::from_secs_f64(1.0 / (rate * 2.0));
     let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
