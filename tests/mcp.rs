@@ -996,3 +996,42 @@ async fn tool_labels_are_bounded_per_process_not_per_session() {
     }
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_server_stops_on_sigterm_while_a_client_holds_its_event_stream() {
+    let mut server = Service::start(&["mcp-server", "--transport", "http"], &[("RUST_LOG", "warn")]);
+    let c = reqwest::Client::new();
+    let post = |body: Value, session: Option<String>| {
+        let mut r = c
+            .post(&server.base)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .json(&body);
+        if let Some(s) = session {
+            r = r.header("mcp-session-id", s);
+        }
+        r.send()
+    };
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let r = post(init, None).await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let session = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
+    let _ = r.bytes().await;
+    let r = post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}), Some(session.clone())).await;
+    assert!(r.unwrap().status().is_success());
+    // The standalone event stream MCP clients keep open for server messages.
+    let stream = c
+        .get(&server.base)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert!(stream.status().is_success(), "{}", stream.status());
+    let (status, took) = server.terminate(Duration::from_secs(30));
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(8), "SIGTERM took {took:?} with an event stream open");
+    eprintln!("mcp-server (http) stopped in {took:?} with an open event stream");
+    drop(stream);
+}

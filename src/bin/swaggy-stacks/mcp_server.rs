@@ -285,5 +285,7 @@ pub async fn run_http(
     let router = axum::Router::new()
         .nest_service("/mcp", http_service(desk.market))
         .layer(swaggy_telemetry::http::HttpTelemetryLayer::new());
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.map_err(|e| e.to_string())
+    // The service's accept loop: header-read timeout, and a bounded shutdown even while a
+    // client holds its `GET /mcp` event stream open (MCP clients do, for as long as they live).
+    crate::server::serve(listener, router, shutdown, crate::server::SHUTDOWN_GRACE).await.map_err(|e| e.to_string())
 }
