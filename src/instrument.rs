@@ -44,6 +44,15 @@ pub trait TradeOutcome {
     fn trade_result(&self) -> TradeResult;
 }
 
+/// Builds the instruments `#[instrument_trade]` records, now: their zero-initialised series
+/// (orders submitted, filled, rejected and cancelled by every side, type and reason; fills and
+/// notional) are exported at 0 before the first order, so an `increase()`-based alert sees the
+/// first rejection. Otherwise they appear with the first instrumented trade. Call once after
+/// installing telemetry.
+pub fn declare_trade_instruments() {
+    let _ = __private::trade_handles();
+}
+
 /// Support for generated code. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
@@ -213,7 +222,7 @@ pub mod __private {
 
     /// Trading handles shared by every `#[instrument_trade]` site.
     #[derive(Debug)]
-    struct TradeHandles {
+    pub(crate) struct TradeHandles {
         generation: u64,
         submitted: Counter<(OrderSide, OrderType)>,
         filled: Counter<(OrderSide, OrderType)>,
@@ -228,7 +237,7 @@ pub mod __private {
 
     static TRADE: ArcSwapOption<TradeHandles> = ArcSwapOption::const_empty();
 
-    fn trade_handles() -> Arc<TradeHandles> {
+    pub(crate) fn trade_handles() -> Arc<TradeHandles> {
         let generation = crate::telemetry::generation();
         if let Some(h) = TRADE.load_full()
             && h.generation == generation

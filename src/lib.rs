@@ -44,5 +44,5 @@ pub use telemetry::{InitError, ShutdownError, Telemetry, TelemetryBuilder, Telem
 
 #[doc(hidden)]
 pub use instrument::__private;
-pub use instrument::{ErrorKind, TradeOutcome, TradeResult};
+pub use instrument::{ErrorKind, TradeOutcome, TradeResult, declare_trade_instruments};
 pub use swaggy_telemetry_macros::{ErrorKind, instrument_mcp, instrument_query, instrument_trade, instrumented};

@@ -759,3 +759,25 @@ async fn slow_clients_neither_hold_a_connection_nor_block_shutdown() {
     eprintln!("half a head closed after {held:?}; shutdown with slow clients took {took:?}");
     drop((body, half));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_counters_are_exported_at_zero_from_start() {
+    // Nothing has happened yet (`serve`: no simulator, no agents running): the failure and
+    // rejection series an `increase()` alert watches already exist, at 0.
+    let dir = tempfile::tempdir().unwrap();
+    let svc = Service::start(&["serve", "--database-url", &sqlite_url(&dir)], &[]);
+    let c = client();
+    let s = scrape(&c, &svc.url("/metrics")).await;
+    for (name, want) in [
+        ("swaggy_trading_orders_rejected_total", &[][..]),
+        ("swaggy_agent_coordinations_total", &[("swaggy_agent_outcome", "failure")][..]),
+        ("swaggy_agent_coordinations_total", &[("swaggy_agent_outcome", "partial")][..]),
+        ("swaggy_telemetry_export_failures_total", &[][..]),
+        ("swaggy_websocket_errors_total", &[][..]),
+        ("swaggy_risk_checks_total", &[][..]),
+    ] {
+        let found = s.find(name, want);
+        assert!(!found.is_empty(), "{name}{want:?} is not exported at start");
+        assert!(found.iter().all(|p| p.value == 0.0), "{name}{want:?}: {found:?}");
+    }
+}

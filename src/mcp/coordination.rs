@@ -62,6 +62,18 @@ pub fn record_mcp_agent_coordination(
     });
 }
 
+/// Exports `swaggy.agent.coordinations` at 0 for every outcome of `task` from now on, so an
+/// `increase()`-based alert sees the first failure of a task that has never failed (call once at
+/// start for each task the application runs).
+pub fn declare_coordination_task(task: &'static str) {
+    let task = AgentTask(BoundedStr::Static(task));
+    with_instruments(|h| {
+        for outcome in AgentOutcome::ALL {
+            h.count.add(0, (task.clone(), *outcome));
+        }
+    });
+}
+
 /// One agent task in flight. Run its calls through [`Coordination::step`] (or inside
 /// [`Coordination::context`]) so they become children of its span, then [`Coordination::finish`].
 /// Dropped unfinished, it records a failure.

@@ -31,7 +31,7 @@ mod server;
 mod transport;
 
 pub use client::{CLOSE_GRACE, CallError, ClientOptions, ConnectError, McpClient, TraceHeaders, parse_request};
-pub use coordination::{Coordination, record_mcp_agent_coordination};
+pub use coordination::{Coordination, declare_coordination_task, record_mcp_agent_coordination};
 pub use labels::{KNOWN_METHODS, MAX_TOOL_LABELS, OTHER_METHOD};
 pub use orchestrator::{
     KEEPALIVE, MISSED_PINGS, McpConfigError, McpServersFile, Orchestrator, OrchestratorCheck, PING_TIMEOUT,

@@ -92,6 +92,8 @@ impl Agents {
     pub fn new(orchestrator: Orchestrator, broker: Arc<Broker>, market: Arc<Market>) -> Self {
         let names = orchestrator.names();
         let server = names.iter().find(|n| *n == MARKET_SERVER).or(names.first()).cloned();
+        // Failures of the task are exported at 0 from start: the first one is an increase.
+        swaggy_telemetry::mcp::declare_coordination_task(TRADE_IDEA);
         Agents {
             orchestrator,
             server,

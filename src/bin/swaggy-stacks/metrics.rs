@@ -30,6 +30,8 @@ impl TradingMetrics {
         for result in CacheResult::ALL {
             m.cache.bind(&(quote_cache(), *result));
         }
+        // Order rejections and cancellations at 0 from start (the broker's macro records them).
+        swaggy_telemetry::declare_trade_instruments();
         Arc::new(m)
     }
 
