@@ -187,21 +187,32 @@ async fn run(mut config: AppConfig) -> ExitCode {
             agents.run(std::time::Duration::from_secs(2), stop).await;
         });
     }
-    let stop = app.stop.clone();
-    let hub = app.stream.clone();
+    // On a signal everything winds down at once, so the exit comes within one bound (the 5 s
+    // request drain, the MCP servers' 2 s close running beside it) plus telemetry's 5 s flush:
+    // stream clients get close frames, background traders and agents stop, and MCP servers
+    // close — calls in flight to them fail now instead of holding their requests in the drain.
+    let (hub, stop, orchestrator) = (app.stream.clone(), app.stop.clone(), app.orchestrator.clone());
+    let (mcp_closed_tx, mcp_closed) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown_signal().await;
-        // Every stream client gets a close frame before the server stops.
+        tracing::info!("shutting down");
         hub.shutdown();
+        let _ = stop.send(true);
+        tokio::spawn(async move {
+            orchestrator.shutdown().await;
+            let _ = mcp_closed_tx.send(());
+        });
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     };
     let served = server::serve(listener, router, shutdown, server::SHUTDOWN_GRACE).await;
-    let _ = stop.send(true);
-    app.orchestrator.shutdown().await;
+    let _ = app.stop.send(true);
+    // Bounded by the orchestrator (2 s per server, all at once); also covers a serve error.
+    if !matches!(tokio::time::timeout(std::time::Duration::from_secs(3), mcp_closed).await, Ok(Ok(()))) {
+        app.orchestrator.shutdown().await;
+    }
     if let Err(e) = served {
         tracing::error!(error = %e, "server error");
     }
-    tracing::info!("shutting down");
     if let Err(e) = guard.shutdown() {
         eprintln!("swaggy-stacks: {e}");
     }
