@@ -91,6 +91,11 @@ async fn frozen_redis_degrades_without_stalling_anything() {
         }
         assert!(Instant::now() < deadline, "never recovered after SIGCONT: {h}");
     }
+    // The outage and its end are in the logs, once each (not once per probe).
+    let logs = svc.stderr();
+    let lines = |what: &str| logs.lines().filter(|l| l.contains(what) && l.contains("check=redis")).count();
+    assert_eq!(lines("health check failing"), 1, "{logs}");
+    assert_eq!(lines("health check recovered"), 1, "{logs}");
 }
 
 /// A listener that accepts connections and never answers.

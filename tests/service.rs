@@ -390,6 +390,17 @@ async fn collector_down_costs_requests_nothing() {
         failures = scrape(&c, &svc.url("/metrics")).await.sum("swaggy_telemetry_export_failures_total", &[]);
     }
     assert!(failures > 0.0, "export failures must be visible");
+    // ... and logged once per signal for the whole outage, not once per export.
+    let stderr = svc.stderr();
+    for signal in ["traces", "metrics"] {
+        let warned = stderr
+            .lines()
+            .filter(|l| l.contains("telemetry export failing") && l.contains(&format!("signal={signal}")))
+            .count();
+        assert!(warned <= 1, "{signal}: {warned} warnings:\n{stderr}");
+    }
+    let warned = stderr.lines().filter(|l| l.contains("telemetry export failing")).count();
+    assert!(warned >= 1, "an outage of the collector must reach the logs:\n{stderr}");
     let (status, shutdown) = svc.terminate(Duration::from_secs(10));
     assert!(status.success(), "exit status {status:?}; stderr:\n{}", svc.stderr());
     assert!(shutdown < Duration::from_secs(6), "shutdown took {shutdown:?} (bound 5 s)");
@@ -411,6 +422,7 @@ fn bad_configuration_exits_2_naming_the_setting() {
         (&[("EXTERNAL_APIS", "a=http://127.0.0.1:1/x,a=http://127.0.0.1:2/y")], "EXTERNAL_APIS"),
         (&[("DATABASE_URL", "postgres://trader:hunter2@127.0.0.1/test?sslmode=bogus")], "DATABASE_URL"),
         (&[("HEALTH_MIN_REFRESH", "99999999999999999999999h")], "HEALTH_MIN_REFRESH"),
+        (&[("DATABASE_URL", "sqlite::memory:")], "DATABASE_URL"),
         // An address this machine cannot bind is a bad setting too.
         (&[("LISTEN_ADDR", "192.0.2.1:80")], "LISTEN_ADDR"),
     ];

@@ -250,8 +250,10 @@ impl HealthCollector {
         let asked_at = self.inner.snapshot.load().generation;
         let _run = self.inner.run_lock.lock().await;
         let current = self.inner.snapshot.load_full();
-        if current.generation > asked_at {
-            return current; // someone refreshed while we waited: share their result
+        // Someone refreshed while we waited: share their result. Not when forced: that run may
+        // have started before the change the caller knows about (the database becoming ready).
+        if current.generation > asked_at && !force {
+            return current;
         }
         let recent = self
             .inner
@@ -319,6 +321,7 @@ impl HealthCollector {
             refreshed_at: Some(SystemTime::now()),
             generation: previous.generation + 1,
         });
+        log_changes(&previous, &snapshot);
         inner.snapshot.store(snapshot.clone());
         snapshot
     }
@@ -349,6 +352,39 @@ impl HealthCollector {
                 }
             }
         })
+    }
+}
+
+/// One log line per change of state, so an outage and its end are in the logs, not only in the
+/// gauges: a check that stops working is a warning, one that works again is info; so is the
+/// overall status. The first run (nothing known before) logs only what is not healthy.
+fn log_changes(previous: &HealthSnapshot, now: &HealthSnapshot) {
+    let first = previous.refreshed_at.is_none();
+    for (before, after) in previous.checks.iter().zip(now.checks.iter()) {
+        if !first && before.state == after.state {
+            continue;
+        }
+        let (check, state, detail) = (&after.name, after.state.as_str(), &after.detail);
+        match (after.ok(), first || before.ok()) {
+            (false, _) => {
+                tracing::warn!(target: "swaggy_telemetry::health", %check, state, %detail, "health check failing")
+            }
+            (true, false) => {
+                tracing::info!(target: "swaggy_telemetry::health", %check, state, %detail, "health check recovered")
+            }
+            (true, true) if !first => {
+                tracing::info!(target: "swaggy_telemetry::health", %check, state, "health check changed")
+            }
+            _ => {}
+        }
+    }
+    if previous.overall != now.overall && !(first && now.overall == HealthState::Healthy) {
+        let (from, to) = (previous.overall.as_str(), now.overall.as_str());
+        if now.overall == HealthState::Healthy {
+            tracing::info!(target: "swaggy_telemetry::health", from, to, "overall health changed");
+        } else {
+            tracing::warn!(target: "swaggy_telemetry::health", from, to, "overall health changed");
+        }
     }
 }
 

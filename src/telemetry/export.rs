@@ -15,7 +15,7 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter, SpanProcessor};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -43,6 +43,44 @@ impl ExportRunner {
                     Err(_) => Err(OTelSdkError::Timeout(*timeout)),
                 }
             }),
+        }
+    }
+}
+
+/// Logs a run of failed exports once: a warning at the first failure (the data of that signal
+/// is being dropped) and an info line with the count when an export succeeds again. The
+/// failures in between are counted in `swaggy.telemetry.export.failures` and logged at debug.
+#[derive(Debug, Default)]
+pub(crate) struct FailureStreak {
+    failing: AtomicBool,
+    failures: AtomicU64,
+}
+
+impl FailureStreak {
+    pub(crate) fn record(&self, signal: &'static str, result: &OTelSdkResult) {
+        match result {
+            Err(e) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                // Exporter errors can carry the endpoint URL: no credentials in logs.
+                let error = crate::redact::redact_urls(&e.to_string());
+                if !self.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        target: "swaggy_telemetry",
+                        signal,
+                        %error,
+                        "telemetry export failing: this signal's data is being dropped \
+                         (counted in swaggy_telemetry_export_failures_total)"
+                    );
+                } else {
+                    tracing::debug!(target: "swaggy_telemetry", signal, %error, "telemetry export failed");
+                }
+            }
+            Ok(()) => {
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    let failed_exports = self.failures.swap(0, Ordering::Relaxed);
+                    tracing::info!(target: "swaggy_telemetry", signal, failed_exports, "telemetry export recovered");
+                }
+            }
         }
     }
 }
@@ -106,6 +144,7 @@ struct Worker<E> {
     runner: ExportRunner,
     settings: QueueSettings,
     metrics: SelfMetrics,
+    streak: FailureStreak,
 }
 
 impl QueueSpanProcessor {
@@ -134,6 +173,7 @@ impl QueueSpanProcessor {
             runner,
             settings,
             metrics: metrics.clone(),
+            streak: FailureStreak::default(),
         };
         let worker = std::thread::Builder::new().name("swaggy-span-export".into()).spawn(move || worker.run())?;
         Ok(QueueSpanProcessor {
@@ -229,12 +269,12 @@ impl<E: SpanExporter> Worker<E> {
         let r = self.runner.run(self.exporter.export(spans));
         match &r {
             Ok(()) => self.metrics.spans_exported.add(n, ()),
-            Err(e) => {
+            Err(_) => {
                 self.metrics.failures.add(1, (TelemetrySignal::Traces,));
                 self.metrics.spans_dropped.add(n, ());
-                tracing::debug!(target: "swaggy_telemetry", error = %e, spans = n, "span export failed");
             }
         }
+        self.streak.record("traces", &r);
         r
     }
 
@@ -297,6 +337,7 @@ pub(crate) struct CountingMetricExporter<E> {
     /// Set once the meter provider exists (the exporter is built before it).
     pub self_metrics: Arc<std::sync::OnceLock<SelfMetrics>>,
     pub overflow: Arc<OverflowWatch>,
+    pub streak: FailureStreak,
 }
 
 impl<E> std::fmt::Debug for CountingMetricExporter<E> {
@@ -314,12 +355,12 @@ impl<E: PushMetricExporter> PushMetricExporter for CountingMetricExporter<E> {
             ExportRunner::Plain => self.inner.export(metrics).await,
             tokio_runner => tokio_runner.run(self.inner.export(metrics)),
         };
-        if let Err(e) = &r {
-            if let Some(m) = self.self_metrics.get() {
-                m.failures.add(1, (TelemetrySignal::Metrics,));
-            }
-            tracing::debug!(target: "swaggy_telemetry", error = %e, "metric export failed");
+        if r.is_err()
+            && let Some(m) = self.self_metrics.get()
+        {
+            m.failures.add(1, (TelemetrySignal::Metrics,));
         }
+        self.streak.record("metrics", &r);
         r
     }
 

@@ -53,7 +53,13 @@ pub(crate) fn install(format: LogFormat, filter: &str, tracer: Option<SdkTracer>
             .try_init()
             .is_ok(),
         LogFormat::Text => {
-            registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).try_init().is_ok()
+            // Colours only on a terminal: piped into a file, journald or a log shipper, escape
+            // codes would only garble the lines.
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            registry
+                .with(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr))
+                .try_init()
+                .is_ok()
         }
     }
 }

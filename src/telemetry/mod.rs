@@ -350,6 +350,7 @@ impl TelemetryBuilder {
                 runner,
                 self_metrics: self_metrics.clone(),
                 overflow: overflow.clone(),
+                streak: Default::default(),
             };
             mp = mp.with_reader(PeriodicReader::builder(wrapped).with_interval(config.metric_export_interval).build());
         }
