@@ -379,6 +379,14 @@ pub(crate) fn read_ca_certificates(var: &str, path: &Path) -> Result<CaCertifica
     if certs.is_empty() {
         return Err(InitError::invalid(var, &shown, "no PEM certificate (-----BEGIN CERTIFICATE-----) in the file"));
     }
+    // Well-armoured but undecodable certificates fail here, naming the variable, rather than
+    // later inside the exporter's TLS setup.
+    let mut roots = rustls::RootCertStore::empty();
+    for (i, cert) in certs.iter().enumerate() {
+        roots.add(cert.clone()).map_err(|e| {
+            InitError::invalid(var, &shown, &format!("certificate {} in the file is not usable: {e}", i + 1))
+        })?;
+    }
     Ok((pem, certs))
 }
 
@@ -877,6 +885,16 @@ BAUwAwEB/zAKBggqhkjOPQQDAgNJADBGAiEAmnBc0l29cVN6DcR+xa2vOH2I8zuP
         let e = resolve(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4318"),
             ("OTEL_EXPORTER_OTLP_CERTIFICATE", empty.to_str().unwrap()),
+        ])
+        .unwrap_err();
+        assert_eq!(e.variable(), Some("OTEL_EXPORTER_OTLP_CERTIFICATE"), "{e}");
+        // PEM armour around bytes that are no certificate: refused up front too.
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "-----BEGIN CERTIFICATE-----\nZ2FyYmFnZWdhcmJhZ2U=\n-----END CERTIFICATE-----\n")
+            .unwrap();
+        let e = resolve(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4318"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", garbage.to_str().unwrap()),
         ])
         .unwrap_err();
         assert_eq!(e.variable(), Some("OTEL_EXPORTER_OTLP_CERTIFICATE"), "{e}");

@@ -251,6 +251,15 @@ impl AppConfig {
         // Never echo the URL: it may carry a password.
         let database_meta =
             DbMeta::from_url(&database_url).map_err(|e| err("--database-url/DATABASE_URL", e.to_string()))?;
+        if database_meta.system == swaggy_telemetry::catalog::values::DbSystem::Sqlite
+            && (database_url.contains(":memory:") || database_url.contains("mode=memory"))
+        {
+            return Err(err(
+                "--database-url/DATABASE_URL",
+                "in-memory SQLite is a separate empty database per pooled connection: give a file \
+                 (sqlite://path/to/file.db?mode=rwc)",
+            ));
+        }
         // The generic parser leaves driver options (e.g. `sslmode`) to connect time: check them now.
         let parsed = match database_meta.system {
             swaggy_telemetry::catalog::values::DbSystem::Postgresql => {
