@@ -7,6 +7,7 @@ pub mod health;
 pub mod otlp;
 pub mod pipeline;
 pub mod prom;
+pub mod proxy;
 pub mod service;
 pub mod services;
 pub mod telemetry;

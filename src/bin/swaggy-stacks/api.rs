@@ -57,9 +57,29 @@ pub struct OrderRequest {
     #[serde(rename = "type")]
     order_type: String,
     limit_price: Option<f64>,
+    /// The client's name for the order (idempotency key): a retry with the same name returns
+    /// the stored order instead of trading twice.
+    client_order_id: Option<String>,
 }
 
-fn validate(state: &AppState, r: OrderRequest) -> Result<NewOrder, AppError> {
+/// Longest `client_order_id`.
+pub const MAX_CLIENT_ORDER_ID_LEN: usize = 64;
+
+/// A `client_order_id`: 1 to 64 characters of `A-Z a-z 0-9 - _ . :` (a UUID fits).
+fn valid_client_order_id(id: &str) -> bool {
+    (1..=MAX_CLIENT_ORDER_ID_LEN).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+fn validate(state: &AppState, r: OrderRequest) -> Result<(NewOrder, Option<String>), AppError> {
+    if let Some(id) = &r.client_order_id
+        && !valid_client_order_id(id)
+    {
+        return Err(AppError::invalid(
+            "invalid_client_order_id",
+            format!("client_order_id must be 1 to {MAX_CLIENT_ORDER_ID_LEN} characters of A-Z a-z 0-9 - _ . :"),
+        ));
+    }
     let symbol = state
         .market
         .canonical(r.symbol.trim())
@@ -96,17 +116,24 @@ fn validate(state: &AppState, r: OrderRequest) -> Result<NewOrder, AppError> {
         }
         (OrderType::Market, None) => None,
     };
-    Ok(NewOrder { symbol, side, order_type, quantity, limit_price })
+    Ok((NewOrder { symbol, side, order_type, quantity, limit_price }, r.client_order_id))
 }
 
-/// `POST /api/orders`.
+/// `POST /api/orders`: 201 with the new order; 200 with the stored order when a retry names
+/// a stored `client_order_id` with the same order (409 `client_order_id_conflict` when the
+/// order differs). 503 `outcome_unknown` when the database did not confirm the `COMMIT`: look
+/// the order up, or resend it with the same `client_order_id`.
 pub async fn create_order(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<OrderRequest>,
 ) -> Result<Response, AppError> {
-    let order = validate(&state, body)?;
+    let (order, client_order_id) = validate(&state, body)?;
     let symbol = order.symbol;
-    let record = state.broker.submit(order).await?;
+    let submitted = state.broker.submit_idempotent(order, client_order_id).await?;
+    let record = submitted.order;
+    if submitted.replayed {
+        return Ok((StatusCode::OK, Json(record)).into_response());
+    }
     if record.status == "filled" {
         // Warm the cache for the traded symbol off the request path, in the request's trace.
         // Also hand the fill to the settlement queue.
@@ -134,9 +161,11 @@ pub async fn get_order(State(state): State<AppState>, Path(id): Path<String>) ->
     }
 }
 
-/// `GET /api/portfolio`.
-pub async fn portfolio(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(state.portfolio.view(&state.market))
+/// `GET /api/portfolio`: the book, reloaded from the database first when it may differ from
+/// it (after a failed or uncertain transaction); 503 on a standby instance.
+pub async fn portfolio(State(state): State<AppState>) -> Result<Response, AppError> {
+    state.broker.sync_book().await?;
+    Ok(Json(state.portfolio.view(&state.market)).into_response())
 }
 
 /// `GET /api/quotes/{symbol}`.

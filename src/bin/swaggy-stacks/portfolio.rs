@@ -1,10 +1,16 @@
-//! The account: cash and positions, kept in memory (the database is the durable copy).
+//! The account: cash and positions, kept in memory as a cache of the database (the ledger).
+//!
+//! Memory never computes balances on its own: it takes the values the database returned for a
+//! stored fill, or reloads everything. After a failed or uncertain transaction, or when this
+//! instance (re)takes the writer lock, the book is marked stale and reloaded before the next
+//! order or read ([`crate::broker::Broker::sync_book`]).
 
 use crate::market::Market;
+use crate::store::BookUpdate;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use swaggy_telemetry::catalog::values::OrderSide;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Starting cash of a fresh account.
 pub const STARTING_CASH: f64 = 1_000_000.0;
@@ -46,30 +52,64 @@ struct Book {
 #[derive(Debug)]
 pub struct Portfolio {
     book: Mutex<Book>,
-    /// Held for the whole check-fill-persist sequence of one order.
+    /// Held for the whole check-fill-persist sequence of one order, and for a reload (each
+    /// bounded by the order deadline).
     pub order_lock: tokio::sync::Mutex<()>,
-}
-
-/// The result of applying a fill.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Applied {
-    /// New cash balance.
-    pub cash: f64,
-    /// New position of the symbol.
-    pub position: Position,
+    /// The book may differ from the database: reload before trusting it.
+    stale: AtomicBool,
+    /// The writer-lock epoch the book was last reloaded in.
+    synced_epoch: AtomicU64,
 }
 
 impl Portfolio {
     /// A portfolio with `cash` and `positions`.
     pub fn new(cash: f64, positions: BTreeMap<String, Position>) -> Self {
-        Portfolio { book: Mutex::new(Book { cash, positions }), order_lock: tokio::sync::Mutex::new(()) }
+        Portfolio {
+            book: Mutex::new(Book { cash, positions }),
+            order_lock: tokio::sync::Mutex::new(()),
+            stale: AtomicBool::new(false),
+            synced_epoch: AtomicU64::new(0),
+        }
     }
 
-    /// Replaces the book with the stored state.
+    /// Replaces the book with the stored state, read without the order lock (at startup): it is
+    /// then marked stale, so the first order reloads it under the lock.
     pub fn load(&self, cash: f64, positions: BTreeMap<String, Position>) {
+        self.replace(cash, positions);
+        self.mark_stale();
+    }
+
+    /// Replaces the book with the state stored in writer epoch `epoch`, read under the order
+    /// lock: the book is current.
+    pub fn load_synced(&self, epoch: u64, cash: f64, positions: BTreeMap<String, Position>) {
+        self.replace(cash, positions);
+        self.synced_epoch.store(epoch, Ordering::Release);
+        self.stale.store(false, Ordering::Release);
+    }
+
+    fn replace(&self, cash: f64, positions: BTreeMap<String, Position>) {
         if let Ok(mut b) = self.book.lock() {
             b.cash = cash;
             b.positions = positions;
+        }
+    }
+
+    /// The book may no longer match the database (a transaction failed or its outcome is
+    /// unknown).
+    pub fn mark_stale(&self) {
+        self.stale.store(true, Ordering::Release);
+    }
+
+    /// Whether the book must be reloaded before use, the writer lock being in `epoch`.
+    pub fn needs_reload(&self, epoch: u64) -> bool {
+        self.stale.load(Ordering::Acquire) || self.synced_epoch.load(Ordering::Acquire) != epoch
+    }
+
+    /// Takes the values the database computed for a stored fill of `symbol`.
+    pub fn apply(&self, symbol: &str, update: BookUpdate) {
+        if let Ok(mut b) = self.book.lock() {
+            b.cash = update.cash;
+            b.positions.insert(symbol.to_string(), update.position);
         }
     }
 
@@ -121,40 +161,6 @@ impl Portfolio {
         e
     }
 
-    /// What applying a fill would produce (the caller persists, then commits it).
-    pub fn preview_fill(&self, side: OrderSide, symbol: &str, quantity: i64, price: f64) -> Applied {
-        let (cash, mut p) = {
-            let b = self.book.lock().expect("book lock");
-            (b.cash, b.positions.get(symbol).copied().unwrap_or_default())
-        };
-        let notional = quantity as f64 * price;
-        match side {
-            OrderSide::Buy => {
-                let new_qty = p.quantity + quantity;
-                p.avg_price =
-                    if new_qty != 0 { (p.avg_price * p.quantity as f64 + notional) / new_qty as f64 } else { 0.0 };
-                p.quantity = new_qty;
-                Applied { cash: cash - notional, position: p }
-            }
-            OrderSide::Sell => {
-                p.realized_pnl += (price - p.avg_price) * quantity as f64;
-                p.quantity -= quantity;
-                if p.quantity == 0 {
-                    p.avg_price = 0.0;
-                }
-                Applied { cash: cash + notional, position: p }
-            }
-        }
-    }
-
-    /// Makes a previewed fill the current state.
-    pub fn commit(&self, symbol: &str, applied: Applied) {
-        if let Ok(mut b) = self.book.lock() {
-            b.cash = applied.cash;
-            b.positions.insert(symbol.to_string(), applied.position);
-        }
-    }
-
     /// The book for the API.
     pub fn view(&self, market: &Market) -> serde_json::Value {
         let positions: Vec<(String, Position)> =
@@ -197,16 +203,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buy_then_sell_realizes_pnl() {
+    fn the_book_takes_stored_values_and_knows_when_it_is_stale() {
         let p = Portfolio::new(1000.0, BTreeMap::new());
-        let a = p.preview_fill(OrderSide::Buy, "AAPL", 2, 100.0);
-        p.commit("AAPL", a);
-        assert_eq!(p.cash(), 800.0);
-        let a = p.preview_fill(OrderSide::Sell, "AAPL", 1, 110.0);
-        p.commit("AAPL", a);
-        assert_eq!(p.cash(), 910.0);
-        assert_eq!(p.position("AAPL").quantity, 1);
-        assert_eq!(p.realized_pnl(), 10.0);
+        assert!(p.needs_reload(1), "never synced in epoch 1");
+        p.load_synced(1, 1000.0, BTreeMap::new());
+        assert!(!p.needs_reload(1));
+        let position = Position { quantity: 2, avg_price: 100.0, realized_pnl: 0.0 };
+        p.apply("AAPL", BookUpdate { cash: 800.0, position });
+        assert_eq!((p.cash(), p.position("AAPL")), (800.0, position));
+        p.mark_stale();
+        assert!(p.needs_reload(1));
+        p.load_synced(1, 900.0, BTreeMap::new());
+        assert!(!p.needs_reload(1) && p.needs_reload(2), "a new writer epoch needs a reload");
+        p.load(900.0, BTreeMap::new());
+        assert!(p.needs_reload(1), "a load outside the order lock is not trusted");
     }
 
     #[test]

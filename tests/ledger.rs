@@ -1,0 +1,477 @@
+//! The ledger under faults, against real Postgres: a lost `COMMIT` reply, a reply blackhole, a
+//! hang mid-transaction, cut connections (through a TCP proxy inside the test), an admin
+//! shutdown of the service's connections (57P01), and two instances on one database. After
+//! each fault the stored ledger is consistent (cash = starting cash + the fills' cash flows;
+//! positions = the fills per symbol), `/api/portfolio` agrees with it, a retry with the same
+//! `client_order_id` never trades twice, and every submitted order has exactly one outcome in
+//! the trade counters.
+
+mod common;
+
+use common::prom::scrape;
+use common::proxy::{Mode, Proxy};
+use common::{PgDb, Service, require};
+use serde_json::{Value, json};
+use sqlx::Row;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const STARTING_CASH: f64 = 1_000_000.0;
+/// The service's bound of one order (`ORDER_DEADLINE`), and the slack allowed on top of it.
+const DEADLINE: Duration = Duration::from_secs(5);
+const SLACK: Duration = Duration::from_millis(1500);
+
+fn client() -> reqwest::Client {
+    // Longer than any bound of the service: the service must answer, not the client give up.
+    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
+}
+
+async fn start(url: &str) -> Service {
+    let svc = Service::start(&["serve"], &[("DATABASE_URL", url), ("HEALTH_INTERVAL", "1s"), ("HEALTH_TIMEOUT", "1s")]);
+    svc.wait_ready(&client(), "/health/ready", Duration::from_secs(30)).await;
+    svc
+}
+
+async fn post(c: &reqwest::Client, svc: &Service, body: &Value) -> (u16, Value, Duration) {
+    let t = Instant::now();
+    let r = c.post(svc.url("/api/orders")).json(body).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null), t.elapsed())
+}
+
+fn buy(symbol: &str, quantity: i64) -> Value {
+    json!({"symbol": symbol, "side": "buy", "quantity": quantity, "type": "market"})
+}
+
+fn with_id(mut body: Value, id: &str) -> Value {
+    body["client_order_id"] = json!(id);
+    body
+}
+
+/// Places `n` orders that must be accepted (filled, or refused by the simulated venue).
+async fn trade(c: &reqwest::Client, svc: &Service, n: usize) {
+    for i in 0..n {
+        let body = if i % 3 == 2 {
+            json!({"symbol": "AAPL", "side": "sell", "quantity": 1, "type": "market"})
+        } else {
+            buy(["AAPL", "MSFT", "KO"][i % 3], 3)
+        };
+        let (status, v, _) = post(c, svc, &body).await;
+        // A sell before any buy filled is a (stored) risk rejection: still 201.
+        assert_eq!(status, 201, "{v}");
+    }
+}
+
+/// Posts until an order is accepted (201) within `within`; every answer before is a 503.
+async fn until_accepted(c: &reqwest::Client, svc: &Service, body: &Value, within: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let (status, v, _) = post(c, svc, body).await;
+        if status == 201 {
+            return start.elapsed();
+        }
+        assert_eq!(status, 503, "only 503 before the recovery: {v}");
+        assert!(start.elapsed() < within, "orders did not resume within {within:?}: {v}\n{}", svc.stderr());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The stored ledger, read directly (not through the proxy).
+#[derive(Debug)]
+struct Ledger {
+    cash: f64,
+    flows: f64,
+    positions: BTreeMap<String, i64>,
+    fill_positions: BTreeMap<String, i64>,
+    fills: i64,
+    filled_orders: i64,
+}
+
+async fn ledger(db: &PgDb) -> Ledger {
+    let pool = db.pool().await;
+    let cash: f64 = sqlx::query_scalar("SELECT cash FROM account WHERE id = 1").fetch_one(&pool).await.unwrap();
+    let flows: f64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(CASE WHEN side = 'buy' THEN -(quantity * price) ELSE quantity * price END), 0) FROM fills",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let positions = sqlx::query("SELECT symbol, quantity FROM positions WHERE quantity <> 0")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+        .collect();
+    let fill_positions = sqlx::query(
+        "SELECT symbol, SUM(CASE WHEN side = 'buy' THEN quantity ELSE -quantity END)::BIGINT AS q FROM fills \
+         GROUP BY symbol HAVING SUM(CASE WHEN side = 'buy' THEN quantity ELSE -quantity END) <> 0",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+    .collect();
+    let fills: i64 = sqlx::query_scalar("SELECT count(*) FROM fills").fetch_one(&pool).await.unwrap();
+    let filled_orders: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM orders WHERE status = 'filled'").fetch_one(&pool).await.unwrap();
+    let joined: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT f.id) FROM fills f JOIN orders o ON f.order_id = o.id WHERE o.status = 'filled'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(joined, fills, "a fill without a filled order");
+    pool.close().await;
+    Ledger { cash, flows, positions, fill_positions, fills, filled_orders }
+}
+
+/// The stored ledger is consistent, and the service's book agrees with it.
+async fn assert_consistent(db: &PgDb, c: &reqwest::Client, svc: &Service) -> Ledger {
+    let l = ledger(db).await;
+    let expected = STARTING_CASH + l.flows;
+    assert!((l.cash - expected).abs() < 1e-6, "stored cash {} != starting cash + fills {expected}: {l:?}", l.cash);
+    assert_eq!(l.positions, l.fill_positions, "stored positions != the fills per symbol: {l:?}");
+    assert_eq!(l.fills, l.filled_orders, "every fill belongs to a filled order: {l:?}");
+    let r = c.get(svc.url("/api/portfolio")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let p: Value = r.json().await.unwrap();
+    let cash = p["cash"].as_f64().unwrap();
+    assert!((cash - l.cash).abs() < 0.006, "/api/portfolio cash {cash} != stored {}", l.cash);
+    let held: BTreeMap<String, i64> = p["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["symbol"].as_str().unwrap().to_string(), x["quantity"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(held, l.positions, "/api/portfolio positions != stored");
+    l
+}
+
+/// Every submitted order has exactly one outcome; no request got a 500.
+async fn assert_outcomes(c: &reqwest::Client, svc: &Service) -> (f64, f64) {
+    let s = scrape(c, &svc.url("/metrics")).await;
+    let submitted = s.sum("swaggy_trading_orders_submitted_total", &[]);
+    let outcomes = s.sum("swaggy_trading_orders_filled_total", &[])
+        + s.sum("swaggy_trading_orders_rejected_total", &[])
+        + s.sum("swaggy_trading_orders_cancelled_total", &[]);
+    assert_eq!(submitted, outcomes, "submitted orders without exactly one outcome");
+    let failed = s.sum("swaggy_trading_orders_rejected_total", &[("swaggy_order_reject_reason", "broker_unavailable")]);
+    let errors = s.sum("http_server_request_duration_seconds_count", &[("http_response_status_code", "500")]);
+    assert_eq!(errors, 0.0, "a fault answered 500 somewhere:\n{}", svc.stderr());
+    (submitted, failed)
+}
+
+async fn orders_with_client_id(db: &PgDb, id: &str) -> Vec<String> {
+    let pool = db.pool().await;
+    let ids =
+        sqlx::query_scalar("SELECT id FROM orders WHERE client_order_id = $1").bind(id).fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_commit_reply_is_outcome_unknown_and_the_retry_does_not_trade_twice() {
+    if !require(&["postgres"]) {
+        return;
+    }
+    let db = PgDb::create().await;
+    let proxy = Proxy::start("127.0.0.1:5432").await;
+    let mut svc = start(&proxy.pg_url(&db.name)).await;
+    let c = client();
+    trade(&c, &svc, 4).await;
+
+    // The COMMIT reaches Postgres; its reply never comes back.
+    proxy.drop_replies_after("COMMIT", 0);
+    let body = with_id(buy("AAPL", 7), "lost-commit-1");
+    let (status, v, took) = post(&c, &svc, &body).await;
+    assert_eq!(proxy.fired(), 1);
+    assert_eq!((status, v["error"]["code"].as_str()), (503, Some("outcome_unknown")), "{v}");
+    assert!(took <= DEADLINE + SLACK, "outcome_unknown after {took:?}");
+    let stored = orders_with_client_id(&db, "lost-commit-1").await;
+    assert_eq!(stored.len(), 1, "the COMMIT reached the database: the order is stored");
+    assert!(v["error"]["message"].as_str().unwrap().contains(&stored[0]), "the answer names the order: {v}");
+    eprintln!("lost COMMIT reply: 503 outcome_unknown after {took:?}");
+
+    // The retry returns the stored order (200), it does not trade again.
+    let (status, again, _) = post(&c, &svc, &body).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["id"].as_str(), Some(stored[0].as_str()));
+    assert_eq!(again["client_order_id"], "lost-commit-1");
+    assert_eq!(orders_with_client_id(&db, "lost-commit-1").await.len(), 1);
+    let r = c.get(svc.url(&format!("/api/orders/{}", stored[0]))).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // The same id for a different order is a conflict.
+    let (status, v, _) = post(&c, &svc, &with_id(buy("AAPL", 8), "lost-commit-1")).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (409, Some("client_order_id_conflict")), "{v}");
+
+    // The book picked up the fill it never heard about, and later fills add to it.
+    assert_consistent(&db, &c, &svc).await;
+    trade(&c, &svc, 3).await;
+    let before = assert_consistent(&db, &c, &svc).await;
+    let (submitted, failed) = assert_outcomes(&c, &svc).await;
+    assert_eq!(submitted, 4.0 + 1.0 + 3.0, "replays and conflicts are not submissions");
+    // (The simulated venue also refuses about 2 % of orders with this reason.)
+    assert!(failed >= 1.0, "the unknown outcome counts as a broker_unavailable rejection");
+
+    // ... and after a restart.
+    svc.terminate(Duration::from_secs(15));
+    let svc = start(&proxy.pg_url(&db.name)).await;
+    let after = assert_consistent(&db, &c, &svc).await;
+    assert_eq!((before.cash, before.positions), (after.cash, after.positions));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_blackhole_is_bounded_and_orders_resume_after_it() {
+    if !require(&["postgres"]) {
+        return;
+    }
+    let db = PgDb::create().await;
+    let proxy = Proxy::start("127.0.0.1:5432").await;
+    let svc = start(&proxy.pg_url(&db.name)).await;
+    let c = client();
+    trade(&c, &svc, 4).await;
+
+    // Postgres gets every request and none of its replies reach the service.
+    proxy.set(Mode::DropReplies);
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..4 {
+        let (c, url) = (c.clone(), svc.url("/api/orders"));
+        set.spawn(async move {
+            let t = Instant::now();
+            let r = c.post(url).json(&with_id(buy("MSFT", 2), &format!("blackhole-{i}"))).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null), t.elapsed())
+        });
+    }
+    let portfolio = c.get(svc.url("/api/portfolio")).send().await.unwrap().status().as_u16();
+    let mut slowest = Duration::ZERO;
+    while let Some(r) = set.join_next().await {
+        let (status, v, took) = r.unwrap();
+        assert_eq!(status, 503, "{v}");
+        let code = v["error"]["code"].as_str().unwrap();
+        assert!(["unavailable", "standby", "outcome_unknown"].contains(&code), "{v}");
+        slowest = slowest.max(took);
+    }
+    assert!(slowest <= DEADLINE + SLACK, "an order took {slowest:?} during the blackhole");
+    assert!([200, 503].contains(&portfolio));
+    // Later orders are bounded too (no queue behind a hung one).
+    let (status, _, took) = post(&c, &svc, &buy("KO", 1)).await;
+    assert_eq!(status, 503);
+    assert!(took <= DEADLINE + SLACK, "{took:?}");
+    eprintln!("reply blackhole: 4 concurrent orders answered 503 within {slowest:?}; a later one in {took:?}");
+
+    proxy.set(Mode::Pass);
+    let resumed = until_accepted(&c, &svc, &buy("KO", 1), Duration::from_secs(20)).await;
+    eprintln!("orders resumed {resumed:?} after the blackhole lifted");
+    // A retry of a refused order trades once.
+    for i in 0..4 {
+        let id = format!("blackhole-{i}");
+        let (status, v, _) = post(&c, &svc, &with_id(buy("MSFT", 2), &id)).await;
+        assert!([200, 201].contains(&status), "{v}");
+        assert_eq!(orders_with_client_id(&db, &id).await.len(), 1);
+    }
+    trade(&c, &svc, 3).await;
+    assert_consistent(&db, &c, &svc).await;
+    assert_outcomes(&c, &svc).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hang_mid_transaction_is_bounded_and_releases_the_book() {
+    if !require(&["postgres"]) {
+        return;
+    }
+    let db = PgDb::create().await;
+    let proxy = Proxy::start("127.0.0.1:5432").await;
+    let svc = start(&proxy.pg_url(&db.name)).await;
+    let c = client();
+    trade(&c, &svc, 3).await;
+
+    // BEGIN's reply arrives; after it the connection hears nothing (the INSERT is executed).
+    proxy.drop_replies_after("BEGIN", 1);
+    let body = with_id(buy("AAPL", 4), "mid-tx-1");
+    let (status, v, took) = post(&c, &svc, &body).await;
+    assert_eq!(proxy.fired(), 1);
+    assert_eq!((status, v["error"]["code"].as_str()), (503, Some("unavailable")), "no COMMIT was sent: {v}");
+    assert!(took <= DEADLINE + SLACK, "{took:?}");
+    // The order lock is free and the next order runs on another connection at once.
+    let (status, v, next) = post(&c, &svc, &buy("MSFT", 1)).await;
+    assert_eq!(status, 201, "{v}");
+    assert!(next < Duration::from_secs(2), "the next order took {next:?}");
+    eprintln!("hang mid-transaction: 503 after {took:?}; the next order took {next:?}");
+    // The abandoned transaction ends (its connection is closed, Postgres rolls it back): the
+    // retry stores the order once.
+    let (status, v, _) = post(&c, &svc, &body).await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(orders_with_client_id(&db, "mid-tx-1").await.len(), 1);
+    assert_consistent(&db, &c, &svc).await;
+    assert_outcomes(&c, &svc).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_connections_answer_503_and_the_service_recovers() {
+    if !require(&["postgres"]) {
+        return;
+    }
+    let db = PgDb::create().await;
+    let proxy = Proxy::start("127.0.0.1:5432").await;
+    let svc = start(&proxy.pg_url(&db.name)).await;
+    let c = client();
+    trade(&c, &svc, 4).await;
+
+    proxy.set(Mode::Cut);
+    let (status, v, took) = post(&c, &svc, &buy("AAPL", 2)).await;
+    assert_eq!(status, 503, "{v}");
+    assert!(took <= DEADLINE + SLACK, "{took:?}");
+    // Readiness follows.
+    let t = Instant::now();
+    while c.get(svc.url("/health/ready")).send().await.unwrap().status().as_u16() != 503 {
+        assert!(t.elapsed() < Duration::from_secs(10), "still ready with the database cut off");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("cut: 503 ({}) after {took:?}", v["error"]["code"]);
+
+    proxy.set(Mode::Pass);
+    let resumed = until_accepted(&c, &svc, &buy("AAPL", 2), Duration::from_secs(20)).await;
+    eprintln!("orders resumed {resumed:?} after the connections came back");
+    svc.wait_ready(&c, "/health/ready", Duration::from_secs(20)).await;
+    trade(&c, &svc, 3).await;
+    assert_consistent(&db, &c, &svc).await;
+    assert_outcomes(&c, &svc).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_shutdown_of_the_service_connections_is_503_not_500() {
+    if !require(&["postgres"]) {
+        return;
+    }
+    let db = PgDb::create().await;
+    let svc = start(&db.url).await;
+    let c = client();
+    trade(&c, &svc, 3).await;
+    let admin = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
+
+    // A fill's transaction waits on the account row (held here); its backend is terminated
+    // (FATAL 57P01) while it waits.
+    let mut answered = None;
+    for _ in 0..10 {
+        let mut hold = admin.begin().await.unwrap();
+        sqlx::query("SELECT cash FROM account WHERE id = 1 FOR UPDATE").execute(&mut *hold).await.unwrap();
+        let (c2, url) = (c.clone(), svc.url("/api/orders"));
+        let order = tokio::spawn(async move {
+            let r = c2.post(url).json(&buy("KO", 1)).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        });
+        let t = Instant::now();
+        let mut terminated = false;
+        while !order.is_finished() && t.elapsed() < Duration::from_secs(3) {
+            let waiting: Vec<i32> = sqlx::query_scalar(
+                "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+            )
+            .bind(&db.name)
+            .fetch_all(&mut *hold)
+            .await
+            .unwrap();
+            if let Some(pid) = waiting.first() {
+                sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(&mut *hold).await.unwrap();
+                terminated = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let result = order.await.unwrap();
+        hold.rollback().await.unwrap();
+        if terminated {
+            answered = Some(result);
+            break;
+        }
+        // The venue refused that one (no fill, the account row untouched): again.
+    }
+    let (status, v) = answered.expect("no fill ever waited on the account row");
+    assert_eq!((status, v["error"]["code"].as_str()), (503, Some("unavailable")), "57P01 must be retryable: {v}");
+    eprintln!("57P01 during a fill: {status} {v}");
+    let resumed = until_accepted(&c, &svc, &buy("KO", 1), Duration::from_secs(10)).await;
+    eprintln!("next order accepted after {resumed:?}");
+
+    // Every connection of the service at once, the ledger lock's included.
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(&db.name)
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert!(killed.len() >= 2, "the pool's and the lock's connections: {killed:?}");
+    let t = Instant::now();
+    let mut statuses = BTreeMap::new();
+    while t.elapsed() < Duration::from_secs(4) {
+        let (status, v, _) = post(&c, &svc, &buy("KO", 1)).await;
+        assert!([201, 503].contains(&status), "{status} {v}");
+        *statuses.entry(status).or_insert(0) += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("after terminating {} backends: answers {statuses:?}", killed.len());
+    until_accepted(&c, &svc, &buy("KO", 1), Duration::from_secs(10)).await;
+    svc.wait_ready(&c, "/health/ready", Duration::from_secs(10)).await;
+    admin.close().await;
+    assert_consistent(&db, &c, &svc).await;
+    assert_outcomes(&c, &svc).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_instance_stands_by_until_the_first_exits() {
+    if !require(&["postgres"]) {
+        return;
+    }
+    let db = PgDb::create().await;
+    let mut first = start(&db.url).await;
+    let c = client();
+    trade(&c, &first, 3).await;
+
+    let second = Service::start(&["serve"], &[("DATABASE_URL", &db.url), ("HEALTH_INTERVAL", "1s")]);
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(4) {
+        let r = c.get(second.url("/health/ready")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 503, "two writers on one ledger");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (status, v, _) = post(&c, &second, &buy("AAPL", 1)).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (503, Some("standby")), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("another instance holds the ledger"), "{v}");
+    let r = c.get(second.url("/api/portfolio")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 503, "a standby has no book to show");
+    // The first one still trades.
+    trade(&c, &first, 3).await;
+
+    let t = Instant::now();
+    first.terminate(Duration::from_secs(15));
+    second.wait_ready(&c, "/health/ready", Duration::from_secs(20)).await;
+    let handover = t.elapsed();
+    eprintln!("single writer: the standby took over {handover:?} after the first was told to stop");
+    // The new writer's book is the ledger, the first's orders included.
+    let l = assert_consistent(&db, &c, &second).await;
+    assert!(!l.positions.is_empty());
+    trade(&c, &second, 3).await;
+    assert_consistent(&db, &c, &second).await;
+    assert_outcomes(&c, &second).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_has_one_writer_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("one.db").display());
+    let mut first = start(&url).await;
+    let c = client();
+    trade(&c, &first, 2).await;
+    let second = Service::start(&["serve"], &[("DATABASE_URL", &url), ("HEALTH_INTERVAL", "1s")]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(c.get(second.url("/health/ready")).send().await.unwrap().status().as_u16(), 503);
+    let (status, v, _) = post(&c, &second, &buy("AAPL", 1)).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (503, Some("standby")), "{v}");
+    let cash = c.get(first.url("/api/portfolio")).send().await.unwrap().json::<Value>().await.unwrap()["cash"].clone();
+    first.terminate(Duration::from_secs(15));
+    second.wait_ready(&c, "/health/ready", Duration::from_secs(20)).await;
+    let p: Value = c.get(second.url("/api/portfolio")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(p["cash"], cash);
+    trade(&c, &second, 2).await;
+}
