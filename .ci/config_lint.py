@@ -9,18 +9,25 @@ check-jsonschema). Subcommands:
   le               no rule, dashboard or datasource query matches an exact integer `le`
   names            every metric and label in rules, dashboards and datasource queries exists:
                    docs/metrics.md (the service's exported names), the recording rules, the
-                   collector's own metrics and Prometheus' synthetic series
+                   collector's own metrics, Alertmanager's and Prometheus' own metrics (both are
+                   scraped by prometheus.yml) and Prometheus' synthetic series
   promql FILE      writes every dashboard/datasource query (Grafana variables substituted) as a
                    recording rule into FILE, for `promtool check rules` to parse
   alerts           every alert: severity, page, service labels; summary, description and
                    runbook_url annotations; the runbook anchor exists in docs/runbooks.md; a
-                   promtool test expects it firing and one expects it quiet
+                   promtool test expects it firing and one expects it quiet (the always-firing
+                   Watchdog: quiet while pending)
   routes           prints `expected-receivers labels...` for every alert rule (the routing scheme)
                    and for alertmanager/routes-test.txt
+  inhibitions URL  posts the cases of alertmanager/inhibit-test.txt to a running Alertmanager
+                   (started by .ci/config-checks on the rendered config) and checks which
+                   alerts its inhibit_rules mute
   collector        otel-collector/config.yaml: receivers, processor order, exporter settings that
-                   keep metric names identical to the service's /metrics
+                   keep metric names identical to the service's /metrics, metric_expiration
+                   against the export interval and the state alerts' `for:`
   compose          compose.yaml: pinned images, a health check or a reason for none, depends_on
-                   conditions, configs mounted from the repository
+                   conditions, configs mounted from the repository, service.instance.id for the
+                   app, Prometheus' external labels expanded, every receiver URL passed through
 """
 
 import glob
@@ -28,6 +35,8 @@ import json
 import os
 import re
 import sys
+import time
+import urllib.request
 
 import yaml
 
@@ -204,10 +213,24 @@ COLLECTOR_METRICS = {
     "otelcol_process_uptime_seconds_total", "otelcol_process_memory_rss_bytes",
     "otelcol_process_cpu_seconds_total",
 }
+# Prometheus' synthetic series, and its own metrics (job "prometheus" in prometheus.yml).
 PROMETHEUS_METRICS = {
     "up": {"job", "instance"}, "scrape_duration_seconds": {"job", "instance"},
     "scrape_samples_scraped": {"job", "instance"}, "scrape_series_added": {"job", "instance"},
     "ALERTS": None, "ALERTS_FOR_STATE": None,  # any label
+    "prometheus_notifications_sent_total": {"job", "instance", "alertmanager"},
+    "prometheus_notifications_errors_total": {"job", "instance", "alertmanager"},
+    "prometheus_notifications_dropped_total": {"job", "instance"},
+    "prometheus_rule_evaluation_failures_total": {"job", "instance", "rule_group"},
+}
+# Alertmanager's own metrics (job "alertmanager" in prometheus.yml; Alertmanager 0.25+ exports
+# the per-integration counters at 0 from start).
+ALERTMANAGER_METRICS = {
+    "alertmanager_notifications_total": {"job", "instance", "integration"},
+    "alertmanager_notifications_failed_total": {"job", "instance", "integration"},
+    "alertmanager_notification_requests_total": {"job", "instance", "integration"},
+    "alertmanager_notification_requests_failed_total": {"job", "instance", "integration"},
+    "alertmanager_alerts": {"job", "instance", "state"},
 }
 
 
@@ -331,6 +354,8 @@ def cmd_names():
     for labels in known.values():
         all_labels |= labels or set()
     all_labels |= COLLECTOR_LABELS | {"alertname", "alertstate", "severity", "page", "service", "le"}
+    for labels in list(PROMETHEUS_METRICS.values()) + list(ALERTMANAGER_METRICS.values()):
+        all_labels |= labels or set()
     exprs = [(f"{f}: {r.get('alert') or r.get('record')}", r["expr"]) for f, _, r in rules]
     exprs += dashboard_exprs()
     for where, e in exprs:
@@ -354,8 +379,11 @@ def cmd_names():
                 allowed = COLLECTOR_LABELS
             elif name in PROMETHEUS_METRICS:
                 allowed = PROMETHEUS_METRICS[name]
+            elif name in ALERTMANAGER_METRICS:
+                allowed = ALERTMANAGER_METRICS[name]
             else:
-                fail(f"{where}: metric {name} is not exported (docs/metrics.md), recorded, a collector or a Prometheus metric")
+                fail(f"{where}: metric {name} is not exported (docs/metrics.md), recorded, a collector, "
+                     "an Alertmanager or a Prometheus metric")
                 continue
             if allowed is None:
                 continue
@@ -413,7 +441,11 @@ def cmd_alerts():
         labels = r.get("labels") or {}
         ann = r.get("annotations") or {}
         where = f"{f}: {name} ({labels.get('severity')})"
-        if labels.get("severity") not in ("critical", "warning"):
+        if name == WATCHDOG:
+            # The dead-man's switch heartbeat: not a problem, never paired or paged.
+            if labels.get("severity") != "none" or labels.get("page") != "false":
+                fail(f"{where}: the heartbeat must be severity none, page \"false\"")
+        elif labels.get("severity") not in ("critical", "warning"):
             fail(f"{where}: severity must be critical or warning")
         if labels.get("page") not in ("true", "false"):
             fail(f"{where}: page must be \"true\" or \"false\"")
@@ -438,7 +470,12 @@ def cmd_alerts():
     finish(f"alerts ({len(alerts)} rules, {len(names)} names, runbooks and tests)")
 
 
+WATCHDOG = "Watchdog"
+
+
 def expected_receivers(labels):
+    if labels.get("alertname") == WATCHDOG:
+        return ["watchdog"]
     if labels.get("service") != "swaggy-stacks":
         return ["fallback"]
     out = []
@@ -507,7 +544,45 @@ def cmd_collector():
     if c.get("extensions", {}).get("health_check", {}).get("endpoint") != "0.0.0.0:13133" or \
             "health_check" not in c["service"].get("extensions", []):
         fail("health_check extension on 0.0.0.0:13133 expected and enabled")
+    check_metric_expiration(prom)
     finish("otel-collector/config.yaml")
+
+
+def seconds(d):
+    """A Prometheus/Go duration such as 1m, 15s, 1m30s, 2h -> seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", str(d))
+    if not parts or "".join(n + u for n, u in parts) != str(d):
+        raise ValueError(f"not a duration: {d!r}")
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+# The "current state" gauges: the service exports only the current state's series, so an ended
+# state lives on at the collector's exporter until metric_expiration.
+STATE_GAUGES = ("swaggy_health_status", "swaggy_health_check_status", "swaggy_mcp_server_status")
+
+
+def check_metric_expiration(prom):
+    """metric_expiration must outlast a few lost exports, and an ended state must leave the
+    exporter before any state alert's `for:` runs out."""
+    try:
+        expiration = seconds(prom.get("metric_expiration", "5m"))
+    except ValueError as e:
+        fail(f"exporters.prometheus.metric_expiration: {e}")
+        return
+    app_env = yaml.safe_load(open("compose.yaml"))["services"]["app"].get("environment", {})
+    export = int(str(app_env.get("OTEL_METRIC_EXPORT_INTERVAL", "60000"))) / 1000
+    scrape = seconds(yaml.safe_load(open("prometheus/prometheus.yml"))["global"]["scrape_interval"])
+    fors = [(r["alert"], seconds(r["for"])) for _, _, r in load_rules()
+            if "alert" in r and r.get("for") and any(g in r["expr"] for g in STATE_GAUGES)]
+    if expiration < 3 * export:
+        fail(f"exporters.prometheus.metric_expiration {expiration:g}s is under 3x the service's export "
+             f"interval ({export:g}s, compose.yaml): live series would flap between exports")
+    linger = expiration + export + scrape
+    for name, f in fors:
+        if linger >= f:
+            fail(f"exporters.prometheus.metric_expiration {expiration:g}s: an ended state lingers up to "
+                 f"{linger:g}s on the collector path, not shorter than {name}'s `for:` ({f:g}s) - a blip pages")
 
 
 NO_HEALTHCHECK = {
@@ -549,7 +624,80 @@ def cmd_compose():
                     "OTEL_SERVICE_NAME": "swaggy-stacks"}.items():
         if want not in str(env.get(k, "")):
             fail(f"app: environment {k} should contain {want}")
+    # Replicas must not collide on the collector path: each sets its own service.instance.id.
+    app_start = json.dumps(services["app"].get("entrypoint")) + str(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))
+    if "service.instance.id=" not in app_start:
+        fail("app: OTEL_RESOURCE_ATTRIBUTES (or the entrypoint) must set service.instance.id per replica")
+    # external_labels with ${VAR} need the feature flag, and the variable in the container.
+    ext = (yaml.safe_load(open("prometheus/prometheus.yml"))["global"].get("external_labels") or {})
+    if "environment" not in ext:
+        fail("prometheus/prometheus.yml: external_labels.environment missing (which deployment paged?)")
+    for k, v in ext.items():
+        for var in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", str(v)):
+            prom = services["prometheus"]
+            if "--enable-feature=expand-external-labels" not in (prom.get("command") or []):
+                fail(f"prometheus: external label {k}={v} needs --enable-feature=expand-external-labels")
+            if var not in (prom.get("environment") or {}):
+                fail(f"prometheus: external label {k}={v} needs {var} in the container's environment")
+    # Every receiver URL that render-config.sh knows is passed through to the container.
+    am_env = services["alertmanager"].get("environment") or {}
+    for var in re.findall(r"(ALERT_[A-Z]+_WEBHOOK_URL)", open("alertmanager/render-config.sh").read()):
+        for name in (var, var + "_FILE"):
+            if name not in am_env:
+                fail(f"alertmanager: environment {name} missing (render-config.sh reads it)")
     finish(f"compose.yaml ({len(services)} services)")
+
+
+def cmd_inhibitions(base):
+    """alertmanager/inhibit-test.txt against a running Alertmanager: every case's alerts are
+    posted at once, each case in its own `environment` (every inhibit rule has it in `equal`, so
+    cases cannot mute each other), then each target's inhibitedBy is compared with the case."""
+    cases = []
+    for n, line in enumerate(open("alertmanager/inhibit-test.txt"), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = re.fullmatch(r"(muted|kept)\s+(.*?)\s+<-\s+(.*)", line)
+        if not m:
+            fail(f"alertmanager/inhibit-test.txt:{n}: expected `muted|kept TARGET-LABELS <- SOURCE-LABELS`")
+            continue
+
+        def labels(text):
+            out = dict(kv.split("=", 1) for kv in text.split())
+            out.setdefault("environment", f"case{n}")
+            out["case"] = str(n)
+            return out
+        cases.append((n, m.group(1), labels(m.group(2)), labels(m.group(3)), line))
+    alerts = []
+    for n, _, target, source, _ in cases:
+        alerts.append({"labels": {**source, "role": "source"}})
+        alerts.append({"labels": {**target, "role": "target"}})
+    req = urllib.request.Request(f"{base}/api/v2/alerts", data=json.dumps(alerts).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    urllib.request.urlopen(req, timeout=10).read()
+
+    def muted():
+        got = json.load(urllib.request.urlopen(f"{base}/api/v2/alerts?silenced=false", timeout=10))
+        return {a["labels"]["case"]: bool(a["status"]["inhibitedBy"])
+                for a in got if a["labels"].get("role") == "target"}
+    # The inhibitor learns of new alerts asynchronously: wait until every expected mute holds
+    # (or 10 s), then compare everything.
+    deadline = time.time() + 10
+    while True:
+        state = muted()
+        ready = len(state) == len(cases) and all(state.get(str(n)) for n, want, *_ in cases if want == "muted")
+        if ready or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)
+    state = muted()
+    for n, want, _, _, line in cases:
+        got = state.get(str(n))
+        if got is None:
+            fail(f"alertmanager/inhibit-test.txt:{n}: the target alert is missing")
+        elif got != (want == "muted"):
+            fail(f"alertmanager/inhibit-test.txt:{n}: {'muted' if got else 'kept'}, expected: {line}")
+    finish(f"inhibitions ({len(cases)} cases)")
 
 
 def main():
@@ -569,6 +717,8 @@ def main():
         cmd_alerts()
     elif cmd == "routes":
         cmd_routes()
+    elif cmd == "inhibitions":
+        cmd_inhibitions(sys.argv[2])
     elif cmd == "collector":
         cmd_collector()
     elif cmd == "compose":

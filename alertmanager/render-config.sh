@@ -5,7 +5,9 @@
 #   render-config.sh SRC_CONFIG OUT_DIR [-- COMMAND ARGS...]
 # POSIX sh + sed only: runs in the busybox-based prom/alertmanager image (compose.yaml) and on a
 # development machine. An unset URL keeps its placeholder (a warning is printed): Alertmanager
-# still starts, and notifications to that receiver fail visibly.
+# still starts, and notifications to that receiver fail visibly - except the watchdog's: the
+# always-firing heartbeat would fail every few minutes, so with ALERT_WATCHDOG_WEBHOOK_URL unset
+# its webhook (the lines marked `# watchdog-webhook`) is deleted and the receiver sends nothing.
 set -eu
 
 if [ $# -lt 2 ]; then
@@ -32,10 +34,18 @@ value() {
 }
 
 sed_args=""
-for pair in pager:ALERT_PAGER_WEBHOOK_URL chat:ALERT_CHAT_WEBHOOK_URL ticket:ALERT_TICKET_WEBHOOK_URL; do
+for pair in pager:ALERT_PAGER_WEBHOOK_URL chat:ALERT_CHAT_WEBHOOK_URL ticket:ALERT_TICKET_WEBHOOK_URL \
+    watchdog:ALERT_WATCHDOG_WEBHOOK_URL; do
   name=${pair%%:*}
   var=${pair#*:}
   url=$(value "$var")
+  case $name:$url in
+    watchdog:)
+      echo "render-config: $var not set; the watchdog receiver sends nothing (no dead-man's switch)" >&2
+      # (no spaces or glob characters: sed_args is split unquoted below)
+      sed_args="$sed_args -e /#.watchdog-webhook\$/d"
+      continue ;;
+  esac
   case $url in
     "") echo "render-config: $var not set; the $name receiver keeps its placeholder URL" >&2; continue ;;
     *" "*) echo "render-config: $var must not contain spaces" >&2; exit 2 ;;

@@ -193,9 +193,9 @@ class Board:
         if "route" in self.variables:
             templating.append({
                 "name": "route", "label": "route", "type": "query", "datasource": PROM,
-                "query": {"query": 'label_values(http_server_request_duration_seconds_count{job="$job"}, http_route)',
+                "query": {"query": f'label_values(http_server_request_duration_seconds_count{{job="$job", {HTTP_SCOPE}}}, http_route)',
                           "refId": "route"},
-                "definition": 'label_values(http_server_request_duration_seconds_count{job="$job"}, http_route)',
+                "definition": f'label_values(http_server_request_duration_seconds_count{{job="$job", {HTTP_SCOPE}}}, http_route)',
                 "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
                 "refresh": 2, "sort": 1, "includeAll": True, "allValue": ".*", "multi": True, "hide": 0,
                 "options": [], "regex": "",
@@ -284,12 +284,19 @@ def overview():
            thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": 1}, {"color": "red", "value": 2}],
            desc="The health engine's overall state: healthy, degraded (an optional check fails) or "
                 "unhealthy (a critical check fails; /health answers 503).")
-    b.stat("Scrape target up", f'min(up{{{J}}})', thresholds=[{"color": "red", "value": None}, {"color": "green", "value": 1}],
-           mappings=[{"type": "value", "options": {"0": {"text": "DOWN"}, "1": {"text": "UP"}}}],
-           color_mode="background", desc="Whether Prometheus reaches the selected job's target.")
-    b.stat("Firing alerts", f'count(ALERTS{{alertstate="firing", service="{SERVICE}"}}) or vector(0)',
+    b.stat("Service metrics arriving", f'(min(up{{{J}}}) * on () group(swaggy_build_info{{{J}}})) or on () vector(0)',
+           thresholds=[{"color": "red", "value": None}, {"color": "green", "value": 1}],
+           mappings=[{"type": "value", "options": {"0": {"text": "NO"}, "1": {"text": "YES"}}}],
+           color_mode="background",
+           desc="YES when Prometheus scrapes the selected job's target and the service's own series "
+                "(swaggy_build_info) are on it. job swaggy-stacks: the service's /metrics. job "
+                "swaggy-stacks-otlp: the target is the collector's exporter, which stays up while the "
+                "service is down; the service's series leave it 1 minute after its last OTLP export.")
+    b.stat("Firing alerts", f'count(ALERTS{{alertstate="firing", service="{SERVICE}", alertname!="Watchdog"}}) or vector(0)',
            thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": 1}],
-           color_mode="background", desc="Alerts of service swaggy-stacks firing now (see docs/runbooks.md).")
+           color_mode="background",
+           desc="Alerts of service swaggy-stacks firing now (see docs/runbooks.md), without the "
+                "always-firing Watchdog heartbeat.")
     b.stat("Uptime", f'max(process_uptime_seconds{{{J}}})', unit="s")
     b.table("Health checks", [
         f'max by (swaggy_health_check, swaggy_health_state) (swaggy_health_check_status{{{J}}}) == 1',
@@ -308,8 +315,9 @@ def overview():
     b.ts("Requests / s", [(rate("http_server_request_duration_seconds_count", HTTP_SCOPE), "requests"),
                           (rate("http_server_request_duration_seconds_count", HTTP_SCOPE + ', http_response_status_code=~"5.."') + " or vector(0)", "5xx")],
          unit="reqps", w=8)
-    b.ts("5xx ratio (5m)", [(f'job:http_server_errors:ratio_rate5m{{{J}}}', "5xx ratio")], w=8, field=PCT,
-         desc="Recorded by prometheus/rules/service.yml; alert HttpErrorRatioHigh above 1 %.")
+    b.ts("5xx ratio (5m)", [(f'job:slo_http_errors:ratio_rate5m{{{J}}}', "5xx ratio")], w=8, field=PCT,
+         desc="Recorded by prometheus/rules/slo.yml (excluding /metrics, /health, /ws and /sim); "
+              "alert HttpErrorRatioHigh above 1 %.")
     b.ts("p99 latency (5m)", [(f'job:http_server_request_duration_seconds:p99_rate5m{{{J}}}', "p99")], unit="s", w=8)
     b.row("Work")
     b.ts("Orders / s", [(rate("swaggy_trading_orders_submitted_total"), "submitted"),
@@ -334,8 +342,11 @@ def overview():
 def http():
     b = Board("swaggy-http", "Swaggy Stacks / HTTP (RED)",
               "Rate, errors and duration of the HTTP API (http.server.request.duration), per route, "
-              "with the availability and latency SLOs.", ["http", "red", "slo"], variables=("job", "route"))
-    R = 'http_route=~"$route"'
+              "with the availability and latency SLOs. Same scope as the alerts: /metrics, /health, "
+              "/health/*, /ws and /sim/* are left out; unmatched paths count.", ["http", "red", "slo"], variables=("job", "route"))
+    # The alerts' scope (no /metrics, /health*, /ws, /sim/*) on every request panel, then the
+    # route variable.
+    R = f'{HTTP_SCOPE}, http_route=~"$route"'
     rows_link = trace_link("Traces of ${__data.fields.http_route}",
                            '{resource.service.name="%s" && span.http.route="${__data.fields.http_route}"}' % SERVICE,
                            ["${__data.fields.http_route}"])
@@ -347,7 +358,8 @@ def http():
          unit="reqps", links=[series_link])
     b.ts("Requests / s by status", [(rate("http_server_request_duration_seconds_count", R, "http_response_status_code"), "{{http_response_status_code}}")],
          unit="reqps", stack=True)
-    b.ts("Active requests", [(f'sum by (http_request_method) (http_server_active_requests{{{J}}})', "{{http_request_method}}")], w=8)
+    b.ts("Active requests", [(f'sum by (http_request_method) (http_server_active_requests{{{J}}})', "{{http_request_method}}")], w=8,
+         desc="All paths: the instrument has no route attribute (open /ws upgrades count here).")
     b.table("Routes (last 5 minutes)", [
         f'sum by (http_route) (rate(http_server_request_duration_seconds_count{{{J}, {R}}}[5m]))',
         f'histogram_quantile(0.99, sum by (http_route, le) (rate(http_server_request_duration_seconds_bucket{{{J}, {R}}}[5m])))',
@@ -359,8 +371,8 @@ def http():
     b.row("Errors")
     b.ts("5xx / s by route", [(rate("http_server_request_duration_seconds_count", R + ', http_response_status_code=~"5.."', "http_route, error_type") + " or vector(0)", "{{http_route}} {{error_type}}")],
          unit="reqps", links=[series_link])
-    errors = rate("http_server_request_duration_seconds_count", f'{HTTP_SCOPE}, {R}, http_response_status_code=~"5.."')
-    requests = rate("http_server_request_duration_seconds_count", f"{HTTP_SCOPE}, {R}")
+    errors = rate("http_server_request_duration_seconds_count", f'{R}, http_response_status_code=~"5.."')
+    requests = rate("http_server_request_duration_seconds_count", R)
     b.ts("5xx ratio", [(f"({errors} or vector(0)) / {requests}", "5xx ratio")],
          field=PCT, desc="Excluding /metrics, /health, /ws and /sim, as the alerts.")
     b.ts("4xx / s by route", [(rate("http_server_request_duration_seconds_count", R + ', http_response_status_code=~"4.."', "http_route, http_response_status_code"), "{{http_route}} {{http_response_status_code}}")],
@@ -368,7 +380,8 @@ def http():
     b.row("Duration")
     b.ts("Latency quantiles", [(quantile(0.5, "http_server_request_duration_seconds", R), "p50"),
                                (quantile(0.9, "http_server_request_duration_seconds", R), "p90"),
-                               (quantile(0.99, "http_server_request_duration_seconds", R), "p99")], unit="s")
+                               (quantile(0.99, "http_server_request_duration_seconds", R), "p99")], unit="s",
+         desc="Excluding /metrics, /health, /ws and /sim, as the alerts.")
     b.ts("p99 by route", [(quantile(0.99, "http_server_request_duration_seconds", R, "http_route"), "{{http_route}}")],
          unit="s", links=[series_link])
     b.traces("Recent error traces", ERR_TRACES, desc="Tempo: the service's traces with an error status.")
@@ -406,7 +419,7 @@ def trading():
          w=8, field=PCT, desc="Alert OrderRejectionSpike: all reasons above 10 % (ticket), system-side above 25 % (page).")
     b.ts("Submit-to-fill latency", [(quantile(0.5, "swaggy_trading_order_latency_seconds"), "p50"),
                                     (quantile(0.99, "swaggy_trading_order_latency_seconds"), "p99")], unit="s", w=8,
-         links=[order_link])
+         links=[order_link], desc="Alert OrderLatencyHigh: p99 above 0.5 s (ticket) or 2.5 s (page), both bucket bounds.")
     b.ts("Orders in flight", [(f'sum(swaggy_trading_orders_active{{{J}}})', "active")], w=8)
     b.ts("Cancellations / s by reason", [(rate("swaggy_trading_orders_cancelled_total", by="swaggy_order_cancel_reason"), "{{swaggy_order_cancel_reason}}")],
          unit="ops", w=8)
@@ -560,7 +573,8 @@ def websocket():
 def pipeline():
     b = Board("swaggy-pipeline", "Swaggy Stacks / Telemetry pipeline",
               "The telemetry pipeline watching itself: the service's exporters and cardinality limits, "
-              "the OpenTelemetry Collector (job otel-collector) and Prometheus' scrapes.", ["pipeline", "otel"])
+              "the OpenTelemetry Collector (job otel-collector), the alerting path (Watchdog, "
+              "Prometheus -> Alertmanager -> receivers) and Prometheus' scrapes.", ["pipeline", "otel"])
     C = 'job="otel-collector"'
     b.row("Service exporters")
     b.ts("Export failures by signal (per interval)", [(f'sum by (swaggy_telemetry_signal) (increase(swaggy_telemetry_export_failures_total{{{J}}}[{RI}]))', "{{swaggy_telemetry_signal}}")],
@@ -596,11 +610,37 @@ def pipeline():
     b.ts("Exporter queue", [(f'max by (exporter) (otelcol_exporter_queue_size{{{C}}})', "size {{exporter}}"),
                             (f'max by (exporter) (otelcol_exporter_queue_capacity{{{C}}})', "capacity {{exporter}}")], w=8)
     b.ts("Collector CPU", [(f'sum(rate(otelcol_process_cpu_seconds_total{{{C}}}[{RI}]))', "cores")], w=8)
+    AM = 'job="alertmanager"'
+    P = 'job="prometheus"'
+    b.row("Alerting (Prometheus -> Alertmanager -> receivers)")
+    b.stat("Watchdog", 'max(ALERTS{alertname="Watchdog", alertstate="firing"}) or vector(0)', w=6,
+           thresholds=[{"color": "red", "value": None}, {"color": "green", "value": 1}], color_mode="background",
+           mappings=[{"type": "value", "options": {"0": {"text": "NOT FIRING"}, "1": {"text": "FIRING"}}}],
+           desc="The always-firing heartbeat (prometheus/rules/alerting.yml): FIRING is healthy. Its "
+                "notifications go to the external dead-man's switch (ALERT_WATCHDOG_WEBHOOK_URL).")
+    b.stat("Notifications failed (1h)", f'sum(increase(alertmanager_notifications_failed_total{{{AM}}}[1h])) or vector(0)', w=6,
+           thresholds=[{"color": "green", "value": None}, {"color": "red", "value": 1}], color_mode="background",
+           desc="Notifications Alertmanager gave up on (alert AlertmanagerNotificationsFailing).")
+    b.ts("Notifications / s by integration", [
+        (f'sum by (integration) (rate(alertmanager_notifications_total{{{AM}}}[{RI}]))', "sent {{integration}}"),
+        (f'sum by (integration) (rate(alertmanager_notifications_failed_total{{{AM}}}[{RI}]))', "failed {{integration}}"),
+        (f'sum by (integration) (rate(alertmanager_notification_requests_failed_total{{{AM}}}[{RI}]))', "failed attempts {{integration}}")],
+         unit="ops", w=12, desc="Alertmanager -> receivers. A failed notification was retried for a group interval first.")
+    b.ts("Prometheus -> Alertmanager", [
+        (f'sum(rate(prometheus_notifications_sent_total{{{P}}}[{RI}]))', "sent"),
+        (f'sum(rate(prometheus_notifications_errors_total{{{P}}}[{RI}]))', "errors"),
+        (f'sum(rate(prometheus_notifications_dropped_total{{{P}}}[{RI}]))', "dropped")], unit="ops", w=12,
+         desc="Alerts Prometheus sent to Alertmanager; errors and drops mean alerts never reach it.")
+    b.ts("Rule evaluation failures / s", [(f'sum by (rule_group) (rate(prometheus_rule_evaluation_failures_total{{{P}}}[{RI}])) or vector(0)', "{{rule_group}}")],
+         unit="ops", w=12)
+    b.ts("Alertmanager alerts by state", [(f'sum by (state) (alertmanager_alerts{{{AM}}})', "{{state}}")], w=12,
+         desc="active / suppressed (inhibited or silenced) / unprocessed.")
     b.row("Prometheus scrapes")
-    b.ts("Targets up", [('up{job=~"swaggy-stacks|swaggy-stacks-otlp|otel-collector"}', "{{job}} {{instance}}")], w=8,
+    jobs = "swaggy-stacks|swaggy-stacks-otlp|otel-collector|alertmanager|prometheus"
+    b.ts("Targets up", [(f'up{{job=~"{jobs}"}}', "{{job}} {{instance}}")], w=8,
          field={"min": 0, "max": 1})
-    b.ts("Scrape duration", [('scrape_duration_seconds{job=~"swaggy-stacks|swaggy-stacks-otlp|otel-collector"}', "{{job}}")], unit="s", w=8)
-    b.ts("Samples per scrape", [('scrape_samples_scraped{job=~"swaggy-stacks|swaggy-stacks-otlp|otel-collector"}', "{{job}}")], w=8)
+    b.ts("Scrape duration", [(f'scrape_duration_seconds{{job=~"{jobs}"}}', "{{job}}")], unit="s", w=8)
+    b.ts("Samples per scrape", [(f'scrape_samples_scraped{{job=~"{jobs}"}}', "{{job}}")], w=8)
     return b
 
 

@@ -1,12 +1,12 @@
 //! The pipeline proven end to end: real Prometheus 2.42 and Alertmanager 0.25 (Debian's
 //! packages) run the shipped rules and routes against the running reference service. Every
 //! dashboard panel returns data, no rule or panel names a metric the service does not expose, a
-//! healthy run stays quiet, and induced faults reach the webhook as the right alerts, then
-//! resolve.
+//! healthy run stays quiet (the Watchdog heartbeat reaches its own receiver, and only it), and
+//! induced faults reach the webhook as the right alerts, then resolve.
 
 mod common;
 
-use common::pipeline::{Webhook, alertmanager, metric_names, prometheus, query, root};
+use common::pipeline::{Notification, Webhook, alertmanager, metric_names, prometheus, query, root};
 use common::{PgDb, PrivateRedis, Scrape, Service, require};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeSet;
@@ -51,13 +51,26 @@ fn dashboard_exprs() -> Vec<(String, String, String)> {
 /// `tests/catalog.rs::overflow_is_visible_and_warned_once`).
 const CONDITIONAL: &[&str] = &["swaggy_telemetry_metric_overflow"];
 
-/// Names Prometheus itself or the collector provide (no collector binary runs here).
+/// Names the pipeline itself provides: Prometheus (synthetic series and its own metrics),
+/// Alertmanager's own metrics (both scraped by the shipped config), or the collector (no
+/// collector binary runs here).
 fn self_metric(name: &str) -> bool {
     name == "up"
         || name.starts_with("ALERTS")
         || name.starts_with("scrape_")
         || name.starts_with("prometheus_")
+        || name.starts_with("alertmanager_")
         || name.starts_with("otelcol_")
+}
+
+/// The one notification a healthy pipeline sends: the always-firing Watchdog, to its own
+/// receiver (the dead-man's switch) and nowhere else. A Watchdog at any other receiver, or
+/// anything else at the watchdog receiver, is not a heartbeat.
+fn is_heartbeat(n: &Notification) -> bool {
+    let alerts = n.alerts();
+    n.receiver == "watchdog"
+        && !alerts.is_empty()
+        && alerts.iter().all(|(name, status)| name == "Watchdog" && status == "firing")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,14 +172,31 @@ async fn pipeline_fires_resolves_and_stays_quiet() {
     );
 
     // --- quiet while healthy, 3 minutes in all ---------------------------------------------
+    // Quiet means: nothing but the Watchdog heartbeat, and that only at its own receiver (the
+    // shipped routing, unchanged: the heartbeat is expected, and proven to arrive).
     let quiet_until = started + Duration::from_secs(180);
     while Instant::now() < quiet_until {
-        let sent = webhook.all();
-        assert!(sent.is_empty(), "a healthy run notified: {:?}", sent.iter().map(|n| n.alerts()).collect::<Vec<_>>());
+        let sent: Vec<_> = webhook.all().into_iter().filter(|n| !is_heartbeat(n)).collect();
+        assert!(
+            sent.is_empty(),
+            "a healthy run notified: {:?}",
+            sent.iter().map(|n| (n.receiver.clone(), n.alerts())).collect::<Vec<_>>()
+        );
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
-    let firing = query(&prom.base, "ALERTS{alertstate=\"firing\"}").await;
+    let heartbeats: Vec<_> = webhook.all().into_iter().filter(is_heartbeat).collect();
+    let first_heartbeat =
+        heartbeats.first().map(|n| n.at - started).expect("the Watchdog heartbeat reached its receiver");
+    let firing = query(&prom.base, "ALERTS{alertstate=\"firing\", alertname!=\"Watchdog\"}").await;
     assert!(firing.is_empty(), "alerts firing in a healthy run: {firing:?}");
+    let watchdog = query(&prom.base, "ALERTS{alertstate=\"firing\", alertname=\"Watchdog\"}").await;
+    assert_eq!(watchdog.len(), 1, "the Watchdog fires: {watchdog:?}");
+    assert_eq!(watchdog[0]["metric"]["severity"], "none");
+    eprintln!(
+        "healthy for 3 minutes: no notification but the Watchdog heartbeat at its own receiver ({} heartbeat(s), \
+         the first {first_heartbeat:?} after Prometheus started)",
+        heartbeats.len()
+    );
 
     // --- fault: the service's Redis dies, then comes back ----------------------------------
     let mut redis = redis;

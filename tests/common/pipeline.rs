@@ -156,8 +156,9 @@ async fn wait_ready(base: &str, log: &Path) {
     }
 }
 
-/// Alertmanager 0.25 with the shipped config rendered for the webhook listener; only the
-/// grouping timers are shortened.
+/// Alertmanager 0.25 with the shipped config rendered for the webhook listener (every receiver,
+/// the Watchdog's dead-man's switch included, posts to `{webhook}/{receiver}`); only the grouping
+/// timers are shortened.
 pub async fn alertmanager(dir: &Path, webhook: &Webhook) -> Option<Proc> {
     let bin = require_tool("prometheus-alertmanager", "prometheus-alertmanager")?;
     let out = dir.join("am");
@@ -168,6 +169,7 @@ pub async fn alertmanager(dir: &Path, webhook: &Webhook) -> Option<Proc> {
         .env("ALERT_PAGER_WEBHOOK_URL", format!("{}/pager", webhook.base))
         .env("ALERT_CHAT_WEBHOOK_URL", format!("{}/chat", webhook.base))
         .env("ALERT_TICKET_WEBHOOK_URL", format!("{}/tickets", webhook.base))
+        .env("ALERT_WATCHDOG_WEBHOOK_URL", format!("{}/watchdog", webhook.base))
         .status()
         .unwrap();
     assert!(status.success(), "render-config.sh failed");
@@ -208,8 +210,9 @@ pub async fn alertmanager(dir: &Path, webhook: &Webhook) -> Option<Proc> {
     Some(Proc { child, base, log })
 }
 
-/// Prometheus 2.42 with the shipped local config pointed at `service` and `alertmanager`, the
-/// shipped rules with `for:` divided by `for_factor`, and 1 s scrape/evaluation intervals.
+/// Prometheus 2.42 with the shipped local config pointed at `service` and `alertmanager` (for
+/// alerting and for its scrape job), at itself for its own scrape job, the shipped rules with
+/// `for:` divided by `for_factor`, and 1 s scrape/evaluation intervals.
 pub async fn prometheus(dir: &Path, service_addr: &str, alertmanager_addr: &str, for_factor: u64) -> Option<Proc> {
     let bin = require_tool("prometheus", "prometheus")?;
     let rules_dir = dir.join("rules");
@@ -229,21 +232,23 @@ pub async fn prometheus(dir: &Path, service_addr: &str, alertmanager_addr: &str,
             std::fs::write(rules_dir.join(path.file_name().unwrap()), rewritten).unwrap();
         }
     }
+    let port = free_port();
+    let self_addr = format!("127.0.0.1:{port}");
     let shipped = std::fs::read_to_string(root().join("prometheus/prometheus.local.yml")).unwrap();
     let config = shipped
         .replace("scrape_interval: 15s", "scrape_interval: 1s")
         .replace("evaluation_interval: 15s", "evaluation_interval: 1s")
         .replace("scrape_timeout: 10s", "scrape_timeout: 1s")
         .replace("127.0.0.1:9093", alertmanager_addr)
+        .replace("127.0.0.1:9090", &self_addr)
         .replace("127.0.0.1:8080", service_addr)
         .replace("rules/*.yml", &format!("{}/*.yml", rules_dir.display()));
     assert!(
-        config.contains(service_addr) && config.contains(alertmanager_addr),
+        config.contains(service_addr) && config.contains(alertmanager_addr) && config.contains(&self_addr),
         "the local config was rewritten:\n{config}"
     );
     let config_path = dir.join("prometheus.yml");
     std::fs::write(&config_path, config).unwrap();
-    let port = free_port();
     let log = dir.join("prometheus.log");
     let child = spawn(
         &bin,
