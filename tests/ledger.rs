@@ -171,16 +171,39 @@ async fn orders_with_client_id(db: &PgDb, id: &str) -> Vec<String> {
     ids
 }
 
+/// A service on a fresh database reached through a [`Proxy`], with a few orders placed.
+struct Rig {
+    db: PgDb,
+    proxy: Proxy,
+    svc: Service,
+    c: reqwest::Client,
+}
+
+impl Rig {
+    /// `None` (the test skips, saying why) without Postgres.
+    async fn behind_proxy(orders: usize) -> Option<Rig> {
+        if !require(&["postgres"]) {
+            return None;
+        }
+        let db = PgDb::create().await;
+        let proxy = Proxy::start("127.0.0.1:5432").await;
+        let svc = start(&proxy.pg_url(&db.name)).await;
+        let c = client();
+        trade(&c, &svc, orders).await;
+        Some(Rig { db, proxy, svc, c })
+    }
+}
+
+/// After a fault: more orders go through, the ledger is consistent, every order has one outcome.
+async fn trades_on_consistently(db: &PgDb, c: &reqwest::Client, svc: &Service) {
+    trade(c, svc, 3).await;
+    assert_consistent(db, c, svc).await;
+    assert_outcomes(c, svc).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_commit_reply_is_outcome_unknown_and_the_retry_does_not_trade_twice() {
-    if !require(&["postgres"]) {
-        return;
-    }
-    let db = PgDb::create().await;
-    let proxy = Proxy::start("127.0.0.1:5432").await;
-    let mut svc = start(&proxy.pg_url(&db.name)).await;
-    let c = client();
-    trade(&c, &svc, 4).await;
+    let Some(Rig { db, proxy, mut svc, c }) = Rig::behind_proxy(4).await else { return };
 
     // The COMMIT reaches Postgres; its reply never comes back.
     proxy.drop_replies_after("COMMIT", 0);
@@ -224,14 +247,7 @@ async fn a_lost_commit_reply_is_outcome_unknown_and_the_retry_does_not_trade_twi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_blackhole_is_bounded_and_orders_resume_after_it() {
-    if !require(&["postgres"]) {
-        return;
-    }
-    let db = PgDb::create().await;
-    let proxy = Proxy::start("127.0.0.1:5432").await;
-    let svc = start(&proxy.pg_url(&db.name)).await;
-    let c = client();
-    trade(&c, &svc, 4).await;
+    let Some(Rig { db, proxy, svc, c }) = Rig::behind_proxy(4).await else { return };
 
     // Postgres gets every request and none of its replies reach the service.
     proxy.set(Mode::DropReplies);
@@ -271,21 +287,12 @@ async fn a_reply_blackhole_is_bounded_and_orders_resume_after_it() {
         assert!([200, 201].contains(&status), "{v}");
         assert_eq!(orders_with_client_id(&db, &id).await.len(), 1);
     }
-    trade(&c, &svc, 3).await;
-    assert_consistent(&db, &c, &svc).await;
-    assert_outcomes(&c, &svc).await;
+    trades_on_consistently(&db, &c, &svc).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hang_mid_transaction_is_bounded_and_releases_the_book() {
-    if !require(&["postgres"]) {
-        return;
-    }
-    let db = PgDb::create().await;
-    let proxy = Proxy::start("127.0.0.1:5432").await;
-    let svc = start(&proxy.pg_url(&db.name)).await;
-    let c = client();
-    trade(&c, &svc, 3).await;
+    let Some(Rig { db, proxy, svc, c }) = Rig::behind_proxy(3).await else { return };
 
     // BEGIN's reply arrives; after it the connection hears nothing (the INSERT is executed).
     proxy.drop_replies_after("BEGIN", 1);
@@ -310,14 +317,7 @@ async fn a_hang_mid_transaction_is_bounded_and_releases_the_book() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cut_connections_answer_503_and_the_service_recovers() {
-    if !require(&["postgres"]) {
-        return;
-    }
-    let db = PgDb::create().await;
-    let proxy = Proxy::start("127.0.0.1:5432").await;
-    let svc = start(&proxy.pg_url(&db.name)).await;
-    let c = client();
-    trade(&c, &svc, 4).await;
+    let Some(Rig { db, proxy, svc, c }) = Rig::behind_proxy(4).await else { return };
 
     proxy.set(Mode::Cut);
     let (status, v, took) = post(&c, &svc, &buy("AAPL", 2)).await;
@@ -335,9 +335,7 @@ async fn cut_connections_answer_503_and_the_service_recovers() {
     let resumed = until_accepted(&c, &svc, &buy("AAPL", 2), Duration::from_secs(20)).await;
     eprintln!("orders resumed {resumed:?} after the connections came back");
     svc.wait_ready(&c, "/health/ready", Duration::from_secs(20)).await;
-    trade(&c, &svc, 3).await;
-    assert_consistent(&db, &c, &svc).await;
-    assert_outcomes(&c, &svc).await;
+    trades_on_consistently(&db, &c, &svc).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

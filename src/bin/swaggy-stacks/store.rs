@@ -309,6 +309,14 @@ impl std::fmt::Debug for Store {
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// The columns of an order, in the order [`order_from_row`] reads them.
+macro_rules! order_columns {
+    () => {
+        "id, symbol, side, order_type, quantity, limit_price, status, reason, fill_price, \
+         created_at_ms, updated_at_ms, client_order_id"
+    };
+}
+
 fn order_from_row(r: &sqlx::any::AnyRow) -> Result<OrderRecord, sqlx::Error> {
     Ok(OrderRecord {
         id: r.try_get(0)?,
@@ -576,30 +584,23 @@ impl Store {
     /// One order by id.
     #[instrumented]
     pub async fn order(&self, id: &str) -> Result<Option<OrderRecord>, sqlx::Error> {
-        bounded(READ_TIMEOUT, "the order lookup", async {
-            let row = sqlx::query(
-                "SELECT id, symbol, side, order_type, quantity, limit_price, status, reason, fill_price, \
-                 created_at_ms, updated_at_ms, client_order_id FROM orders WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-            row.as_ref().map(order_from_row).transpose()
-        })
-        .await
+        self.order_where(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"), id).await
     }
 
     /// The order carrying `client_order_id`.
     #[instrumented]
     pub async fn order_by_client_id(&self, client_order_id: &str) -> Result<Option<OrderRecord>, sqlx::Error> {
+        self.order_where(
+            concat!("SELECT ", order_columns!(), " FROM orders WHERE client_order_id = $1"),
+            client_order_id,
+        )
+        .await
+    }
+
+    /// The order `sql` (selecting [`order_columns!`], one `$1`) finds for `value`.
+    async fn order_where(&self, sql: &'static str, value: &str) -> Result<Option<OrderRecord>, sqlx::Error> {
         bounded(READ_TIMEOUT, "the order lookup", async {
-            let row = sqlx::query(
-                "SELECT id, symbol, side, order_type, quantity, limit_price, status, reason, fill_price, \
-                 created_at_ms, updated_at_ms, client_order_id FROM orders WHERE client_order_id = $1",
-            )
-            .bind(client_order_id)
-            .fetch_optional(&self.pool)
-            .await?;
+            let row = sqlx::query(sql).bind(value).fetch_optional(&self.pool).await?;
             row.as_ref().map(order_from_row).transpose()
         })
         .await
