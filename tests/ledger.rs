@@ -438,6 +438,12 @@ async fn a_second_instance_stands_by_until_the_first_exits() {
     assert!(v["error"]["message"].as_str().unwrap().contains("another instance holds the ledger"), "{v}");
     let r = c.get(second.url("/api/portfolio")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 503, "a standby has no book to show");
+    let r = c.get(second.url(&format!("/api/orders/{}", uuid::Uuid::new_v4()))).send().await.unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "standby", "an order lookup on a standby says why: {v}");
+    let h: Value = c.get(second.url("/health")).send().await.unwrap().json().await.unwrap();
+    let detail = common::health::check(&h, "postgres")["detail"].as_str().unwrap_or_default().to_string();
+    assert!(detail.contains("another instance holds the ledger"), "the database check says why: {h}");
     // The first one still trades.
     trade(&c, &first, 3).await;
 
@@ -472,4 +478,129 @@ async fn sqlite_has_one_writer_too() {
     let p: Value = c.get(second.url("/api/portfolio")).send().await.unwrap().json().await.unwrap();
     assert_eq!(p["cash"], cash);
     trade(&c, &second, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_give_up_mid_order_neither_skew_the_book_nor_the_counters() {
+    let Some(Rig { db, proxy: _proxy, svc, c }) = Rig::behind_proxy(3).await else { return };
+    // Clients that hang up after 1 to 9 ms: some before the order is stored, some between its
+    // COMMIT and the answer.
+    let mut gave_up = 0;
+    for i in 0..120u64 {
+        let impatient = reqwest::Client::builder().timeout(Duration::from_millis(1 + i % 9)).build().unwrap();
+        let body = if i % 4 == 3 {
+            json!({"symbol": "AAPL", "side": "sell", "quantity": 1, "type": "market"})
+        } else {
+            buy(["AAPL", "MSFT", "KO"][i as usize % 3], 1)
+        };
+        if impatient.post(svc.url("/api/orders")).json(&body).send().await.is_err() {
+            gave_up += 1;
+        }
+    }
+    assert!(gave_up > 0, "no client gave up: the test proves nothing");
+    // Orders already under way finish on their own.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let l = assert_consistent(&db, &c, &svc).await;
+    assert!(l.positions.values().all(|q| *q >= 0), "a position went short: {:?}", l.positions);
+    assert_outcomes(&c, &svc).await;
+    eprintln!("{gave_up} of 120 clients hung up mid-order; the book and the counters still match the ledger");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_retries_of_one_client_order_id_trade_once_and_count_once() {
+    let Some(Rig { db, proxy: _proxy, svc, c }) = Rig::behind_proxy(1).await else { return };
+    let before = scrape(&c, &svc.url("/metrics")).await.sum("swaggy_trading_orders_submitted_total", &[]);
+    for round in 0..3 {
+        let id = format!("race-{round}");
+        let body = with_id(buy("MSFT", 2), &id);
+        let answers = futures_util::future::join_all((0..10).map(|_| post(&c, &svc, &body))).await;
+        let mut statuses: Vec<u16> = answers.iter().map(|(s, _, _)| *s).collect();
+        statuses.sort();
+        assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 200, 200, 200, 201], "{answers:?}");
+        assert_eq!(orders_with_client_id(&db, &id).await.len(), 1);
+    }
+    let (submitted, _) = assert_outcomes(&c, &svc).await;
+    assert_eq!(submitted - before, 3.0, "one submission per client_order_id");
+    assert_consistent(&db, &c, &svc).await;
+}
+
+/// The backend holding the ledger's advisory lock in `db` (at most one holds it).
+async fn lock_holder(db: &PgDb) -> Option<i32> {
+    let pool = db.pool().await;
+    let pid = sqlx::query_scalar(
+        "SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+         WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1",
+    )
+    .bind(&db.name)
+    .fetch_optional(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    pid
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_lost_its_lock_commits_nothing_after_the_standby_took_over() {
+    if !require(&["postgres"]) {
+        return;
+    }
+    let db = PgDb::create().await;
+    let first = start(&db.url).await;
+    let c = client();
+    trade(&c, &first, 3).await;
+    let second = Service::start(&["serve"], &[("DATABASE_URL", &db.url), ("HEALTH_INTERVAL", "1s")]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Cut the first one's lock connection (the lock goes with it) while both are sent orders.
+    // The first finds out at its next lock check, up to a second later; the second may take the
+    // lock before that. Whichever wins, no order the first one was sent after the second one's
+    // first success may be stored: the fencing token refuses it. Tried until the second wins.
+    let mut took_over = None;
+    for attempt in 0..12 {
+        let holder = lock_holder(&db).await.expect("a writer holds the ledger");
+        let pool = db.pool().await;
+        sqlx::query("SELECT pg_terminate_backend($1)").bind(holder).execute(&pool).await.unwrap();
+        pool.close().await;
+        let t0 = Instant::now();
+        let send = |svc: &Service, side: &str| {
+            let (c, url, side) = (c.clone(), svc.url("/api/orders"), side.to_string());
+            tokio::spawn(async move {
+                let mut accepted = Vec::new();
+                while t0.elapsed() < Duration::from_secs(3) {
+                    let sent = t0.elapsed();
+                    let body = json!({"symbol": "KO", "side": side, "quantity": 1, "type": "market"});
+                    let r = c.post(&url).json(&body).send().await.unwrap();
+                    let status = r.status().as_u16();
+                    assert!([201, 503].contains(&status), "{status}: {}", r.text().await.unwrap());
+                    if status == 201 {
+                        accepted.push((sent, t0.elapsed()));
+                    }
+                }
+                accepted
+            })
+        };
+        let (a, b) = (send(&first, "buy"), send(&second, "buy"));
+        let (a, b) = (a.await.unwrap(), b.await.unwrap());
+        if let Some(&(_, b_first)) = b.first() {
+            let late: Vec<_> = a.iter().filter(|(sent, _)| *sent > b_first).collect();
+            assert!(late.is_empty(), "the old writer stored orders sent after the new one took over: {late:?}");
+            let a_last = a.last().map(|(_, done)| *done);
+            eprintln!(
+                "attempt {attempt}: the second took over (first success at {b_first:?} after the cut); \
+                 the old writer's last success at {a_last:?}, {} orders accepted by it in all",
+                a.len()
+            );
+            took_over = Some(second);
+            break;
+        }
+        // The first took its lock back: try again.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let new = took_over.expect("the standby never took over in 12 tries");
+    // The old writer stands by now; the new one's book is the ledger.
+    let (status, v, _) = post(&c, &first, &buy("KO", 1)).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (503, Some("standby")), "{v}");
+    assert_consistent(&db, &c, &new).await;
+    assert_outcomes(&c, &first).await;
+    assert_outcomes(&c, &new).await;
 }

@@ -106,7 +106,10 @@ fn validate(state: &AppState, r: OrderRequest) -> Result<(NewOrder, Option<Strin
     let limit_price = match (order_type, r.limit_price) {
         (OrderType::Limit, Some(p)) if p.is_finite() && p > 0.0 && p < 1e9 => Some(p),
         (OrderType::Limit, Some(_)) => {
-            return Err(AppError::invalid("invalid_limit_price", "limit_price must be a positive price"));
+            return Err(AppError::invalid(
+                "invalid_limit_price",
+                "limit_price must be a positive price below 1000000000",
+            ));
         }
         (OrderType::Limit, None) => {
             return Err(AppError::invalid("missing_limit_price", "a limit order needs limit_price"));
@@ -152,9 +155,8 @@ pub async fn create_order(
 pub async fn get_order(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
     let id =
         uuid::Uuid::parse_str(&id).map_err(|_| AppError::bad_request("invalid_order_id", "order id must be a UUID"))?;
-    if !state.store.is_ready() {
-        return Err(AppError::Unavailable("database"));
-    }
+    // A standby says so (503 `standby`), like for orders and the portfolio.
+    state.broker.gate()?;
     match state.store.order(&id.to_string()).await? {
         Some(o) => Ok(Json(o).into_response()),
         None => Err(AppError::not_found("order_not_found", "no such order")),

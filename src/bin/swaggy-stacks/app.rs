@@ -59,10 +59,12 @@ impl HealthCheck for StoreCheck {
     fn check(&self) -> BoxFuture<'_, Probe> {
         Box::pin(async move {
             let p = self.sql.check().await;
-            if p.state == swaggy_telemetry::catalog::values::HealthState::Healthy && !self.store.is_ready() {
-                Probe::unhealthy("connected; migrations pending")
-            } else {
-                p
+            match self.store.not_ready_reason() {
+                // Connected, but not the writer (standby, lock lost) or not migrated yet.
+                Some(reason) if p.state == swaggy_telemetry::catalog::values::HealthState::Healthy => {
+                    Probe::unhealthy(reason)
+                }
+                _ => p,
             }
         })
     }

@@ -181,19 +181,39 @@ impl Broker {
     }
 
     /// Submits `o` without a `client_order_id`.
-    pub async fn submit(&self, o: NewOrder) -> Result<OrderRecord, AppError> {
+    pub async fn submit(self: &Arc<Self>, o: NewOrder) -> Result<OrderRecord, AppError> {
         self.submit_idempotent(o, None).await.map(|s| s.order)
+    }
+
+    /// Submits `o` (see [`Broker::submit_once`]) in its own task, in the caller's trace: a caller
+    /// that goes away (a client disconnecting or timing out) cannot cancel an order between its
+    /// `COMMIT` and the book update, nor leave it without an outcome in the trade counters.
+    pub async fn submit_idempotent(
+        self: &Arc<Self>,
+        o: NewOrder,
+        client_order_id: Option<String>,
+    ) -> Result<Submitted, AppError> {
+        let broker = self.clone();
+        swaggy_telemetry::context::spawn(async move { broker.submit_once(o, client_order_id).await })
+            .await
+            .map_err(|e| AppError::Internal(format!("the order task failed: {e}")))?
     }
 
     /// Submits `o`. With a `client_order_id` already stored, returns the stored order (same
     /// order) or a 409 (different order) instead of trading again; the unique index on the
     /// column makes that hold even when the lookup fails or races.
-    pub async fn submit_idempotent(&self, o: NewOrder, client_order_id: Option<String>) -> Result<Submitted, AppError> {
+    async fn submit_once(&self, o: NewOrder, client_order_id: Option<String>) -> Result<Submitted, AppError> {
         let deadline = tokio::time::Instant::now() + ORDER_DEADLINE;
         // An instance that is not the writer (or not ready) takes no orders: they never reach
         // the broker and are not counted as submitted (the instance is out of rotation, its
         // readiness says so).
         self.gate()?;
+        // One order at a time, from the lookup of its `client_order_id` to its commit: retries
+        // racing each other find the first one's order instead of being submitted again. An
+        // order that never got its turn was not submitted (no outcome is counted): 503.
+        let Ok(_serial) = tokio::time::timeout_at(deadline, self.portfolio.order_lock.lock()).await else {
+            return Err(AppError::Unavailable("database"));
+        };
         if let Some(id) = &client_order_id {
             match tokio::time::timeout_at(deadline, self.store.order_by_client_id(id)).await {
                 Ok(Ok(Some(stored))) => return replay(&o, stored),
@@ -217,7 +237,7 @@ impl Broker {
     }
 
     /// Refuses orders unless this instance holds the ledger and is ready.
-    fn gate(&self) -> Result<(), AppError> {
+    pub fn gate(&self) -> Result<(), AppError> {
         match (self.store.writer_state(), self.store.not_ready_reason()) {
             (_, None) => Ok(()),
             (WriterState::HeldElsewhere | WriterState::Lost, Some(reason)) => Err(AppError::standby(reason)),
@@ -232,9 +252,14 @@ impl Broker {
         if !self.portfolio.needs_reload(epoch) {
             return Ok(());
         }
-        let (cash, positions) = tokio::time::timeout_at(deadline, self.store.load_portfolio())
-            .await
-            .map_err(|_| AppError::Unavailable("database"))??;
+        let (cash, positions) = tokio::time::timeout_at(deadline, async {
+            // First move the fencing token on (once per lock epoch): from then on a previous
+            // writer commits nothing, so what is read next is final.
+            self.store.claim_ledger().await?;
+            self.store.load_portfolio().await
+        })
+        .await
+        .map_err(|_| AppError::Unavailable("database"))??;
         self.portfolio.load_synced(epoch, cash, positions);
         tracing::info!("book reloaded from the database");
         Ok(())
@@ -292,9 +317,7 @@ impl Broker {
         client_order_id: Option<String>,
         deadline: tokio::time::Instant,
     ) -> Result<OrderRecord, Failure> {
-        let Ok(_serial) = tokio::time::timeout_at(deadline, self.portfolio.order_lock.lock()).await else {
-            return Err(Failure::App(AppError::Unavailable("database")));
-        };
+        // The caller holds the order lock.
         self.reload_if_needed(deadline).await.map_err(Failure::App)?;
         let decision = self.decide(o);
         // The venue's acknowledgement takes a moment.
@@ -348,6 +371,15 @@ impl Broker {
             }
             // Nothing stored, nothing changed.
             Err(RecordError::DuplicateClientOrderId) => Err(Failure::Duplicate),
+            // The lock connection broke and another instance took the ledger; this one finds
+            // out at its next lock check and stands by.
+            Err(RecordError::Fenced) => {
+                self.portfolio.mark_stale();
+                tracing::warn!(order_id = %order.id, "another instance took the ledger: the order was not stored");
+                Err(Failure::App(AppError::standby(
+                    "another instance took the ledger (single writer): this one stands by, retry later",
+                )))
+            }
             Err(RecordError::OutcomeUnknown) => {
                 self.portfolio.mark_stale();
                 tracing::warn!(order_id = %order.id, "the COMMIT of an order got no answer: its outcome is unknown");

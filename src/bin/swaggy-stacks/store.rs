@@ -18,7 +18,7 @@ use sqlx::{Any, AnyConnection, ConnectOptions, Connection, Row};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use swaggy_telemetry::catalog::values::{CancelReason, OrderSide, RejectReason};
@@ -117,6 +117,8 @@ pub enum RecordError {
     OutcomeUnknown,
     /// Another order already carries this `client_order_id`; nothing was stored.
     DuplicateClientOrderId,
+    /// Another instance took the ledger (the fencing token moved on); nothing was stored.
+    Fenced,
 }
 
 /// The writer lock's state.
@@ -158,6 +160,10 @@ struct Writer {
     state: AtomicU8,
     /// Bumped every time the lock is taken: the book is reloaded when it changes.
     epoch: AtomicU64,
+    /// The epoch the fencing token below was claimed in (0: never).
+    claimed_epoch: AtomicU64,
+    /// This instance's fencing token (`ledger_writer.token` as it set it).
+    token: AtomicI64,
     /// The open lock file (SQLite): the lock lives as long as the descriptor.
     file: Mutex<Option<std::fs::File>>,
 }
@@ -385,6 +391,8 @@ impl Store {
                 kind,
                 state: AtomicU8::new(WriterState::Pending as u8),
                 epoch: AtomicU64::new(0),
+                claimed_epoch: AtomicU64::new(0),
+                token: AtomicI64::new(0),
                 file: Mutex::new(None),
             }),
         })
@@ -447,6 +455,29 @@ impl Store {
         .await
     }
 
+    /// Claims the ledger for this writer epoch (once per time the lock is taken): moves the
+    /// fencing token on, so an instance that held the lock before can commit nothing more.
+    /// Called under the order lock before the book is read: every commit of the previous writer
+    /// is then in what this one reads.
+    #[instrumented(name = "claim_ledger")]
+    pub async fn claim_ledger(&self) -> Result<(), sqlx::Error> {
+        let epoch = self.writer.epoch.load(Ordering::Acquire);
+        if self.writer.claimed_epoch.load(Ordering::Acquire) == epoch {
+            return Ok(());
+        }
+        let token: i64 = bounded(READ_TIMEOUT, "claiming the ledger", async {
+            sqlx::query("UPDATE ledger_writer SET token = token + 1 WHERE id = 1 RETURNING token")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)
+        })
+        .await?;
+        self.writer.token.store(token, Ordering::Release);
+        self.writer.claimed_epoch.store(epoch, Ordering::Release);
+        tracing::info!(token, "ledger claimed");
+        Ok(())
+    }
+
     /// Cash and positions as stored.
     #[instrumented]
     pub async fn load_portfolio(&self) -> Result<(f64, BTreeMap<String, Position>), sqlx::Error> {
@@ -481,9 +512,12 @@ impl Store {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let committing = AtomicBool::new(false);
-            let result = tokio::time::timeout_at(deadline, self.record_once(order, fill, &committing)).await;
+            let (committing, fenced) = (AtomicBool::new(false), AtomicBool::new(false));
+            let result = tokio::time::timeout_at(deadline, self.record_once(order, fill, &committing, &fenced)).await;
             let sent = committing.load(Ordering::Acquire);
+            if fenced.load(Ordering::Acquire) {
+                return Err(RecordError::Fenced);
+            }
             let e = match result {
                 Ok(Ok(update)) => return Ok(update),
                 Err(_) if sent => return Err(RecordError::OutcomeUnknown),
@@ -509,8 +543,18 @@ impl Store {
         order: &OrderRecord,
         fill: Option<&FillRecord>,
         committing: &AtomicBool,
+        fenced: &AtomicBool,
     ) -> Result<Option<BookUpdate>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
+        // Still the writer? The row stays locked until COMMIT: a new writer's claim waits for it.
+        let fence = sqlx::query("UPDATE ledger_writer SET token = token WHERE id = 1 AND token = $1")
+            .bind(self.writer.token.load(Ordering::Acquire))
+            .execute(&mut tx)
+            .await?;
+        if fence.rows_affected() != 1 {
+            fenced.store(true, Ordering::Release);
+            return Err(sqlx::Error::RowNotFound);
+        }
         sqlx::query(
             "INSERT INTO orders (id, symbol, side, order_type, quantity, limit_price, status, reason, fill_price, created_at_ms, updated_at_ms, client_order_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
