@@ -194,6 +194,19 @@ impl Rig {
     }
 }
 
+/// A service straight on a fresh database, with a few orders placed; `None` (the test skips,
+/// saying why) without Postgres.
+async fn direct(orders: usize) -> Option<(PgDb, Service, reqwest::Client)> {
+    if !require(&["postgres"]) {
+        return None;
+    }
+    let db = PgDb::create().await;
+    let svc = start(&db.url).await;
+    let c = client();
+    trade(&c, &svc, orders).await;
+    Some((db, svc, c))
+}
+
 /// After a fault: more orders go through, the ledger is consistent, every order has one outcome.
 async fn trades_on_consistently(db: &PgDb, c: &reqwest::Client, svc: &Service) {
     trade(c, svc, 3).await;
@@ -340,13 +353,7 @@ async fn cut_connections_answer_503_and_the_service_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_shutdown_of_the_service_connections_is_503_not_500() {
-    if !require(&["postgres"]) {
-        return;
-    }
-    let db = PgDb::create().await;
-    let svc = start(&db.url).await;
-    let c = client();
-    trade(&c, &svc, 3).await;
+    let Some((db, svc, c)) = direct(3).await else { return };
     let admin = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
 
     // A fill's transaction waits on the account row (held here); its backend is terminated
@@ -418,13 +425,7 @@ async fn an_admin_shutdown_of_the_service_connections_is_503_not_500() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_instance_stands_by_until_the_first_exits() {
-    if !require(&["postgres"]) {
-        return;
-    }
-    let db = PgDb::create().await;
-    let mut first = start(&db.url).await;
-    let c = client();
-    trade(&c, &first, 3).await;
+    let Some((db, mut first, c)) = direct(3).await else { return };
 
     let second = Service::start(&["serve"], &[("DATABASE_URL", &db.url), ("HEALTH_INTERVAL", "1s")]);
     let t = Instant::now();
@@ -541,13 +542,7 @@ async fn lock_holder(db: &PgDb) -> Option<i32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_writer_that_lost_its_lock_commits_nothing_after_the_standby_took_over() {
-    if !require(&["postgres"]) {
-        return;
-    }
-    let db = PgDb::create().await;
-    let first = start(&db.url).await;
-    let c = client();
-    trade(&c, &first, 3).await;
+    let Some((db, first, c)) = direct(3).await else { return };
     let second = Service::start(&["serve"], &[("DATABASE_URL", &db.url), ("HEALTH_INTERVAL", "1s")]);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
