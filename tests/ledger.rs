@@ -552,10 +552,7 @@ async fn a_writer_that_lost_its_lock_commits_nothing_after_the_standby_took_over
     // first success may be stored: the fencing token refuses it. Tried until the second wins.
     let mut took_over = None;
     for attempt in 0..12 {
-        let holder = lock_holder(&db).await.expect("a writer holds the ledger");
-        let pool = db.pool().await;
-        sqlx::query("SELECT pg_terminate_backend($1)").bind(holder).execute(&pool).await.unwrap();
-        pool.close().await;
+        cut_lock(&db).await;
         let t0 = Instant::now();
         let send = |svc: &Service, side: &str| {
             let (c, url, side) = (c.clone(), svc.url("/api/orders"), side.to_string());
@@ -598,4 +595,64 @@ async fn a_writer_that_lost_its_lock_commits_nothing_after_the_standby_took_over
     assert_consistent(&db, &c, &new).await;
     assert_outcomes(&c, &first).await;
     assert_outcomes(&c, &new).await;
+}
+
+/// Cuts the connection holding the ledger lock in `db`.
+async fn cut_lock(db: &PgDb) {
+    let holder = lock_holder(db).await.expect("a writer holds the ledger");
+    let pool = db.pool().await;
+    sqlx::query("SELECT pg_terminate_backend($1)").bind(holder).execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+/// Waits until `svc`'s readiness is `ready`; false after `within`.
+async fn readiness_becomes(c: &reqwest::Client, svc: &Service, ready: bool, within: Duration) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < within {
+        let status = c.get(svc.url("/health/ready")).send().await.unwrap().status().as_u16();
+        if (status == 200) == ready {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_lost_its_lock_cannot_claim_the_ledger_from_the_one_that_holds_it() {
+    let Some((db, first, c)) = direct(3).await else { return };
+    let second = Service::start(&["serve"], &[("DATABASE_URL", &db.url), ("HEALTH_INTERVAL", "1s")]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The second takes the lock from the first and is sent nothing (it never claims); its lock
+    // is cut in turn, the first takes it back and trades. Only then is the second asked for
+    // something: it must not claim the ledger with a lock it no longer holds.
+    for attempt in 0..8 {
+        cut_lock(&db).await;
+        if !readiness_becomes(&c, &second, true, Duration::from_secs(4)).await {
+            continue; // the first took its lock back
+        }
+        cut_lock(&db).await;
+        let t = Instant::now();
+        let mut back = false;
+        while t.elapsed() < Duration::from_secs(4) && !back {
+            back = post(&c, &first, &buy("KO", 1)).await.0 == 201;
+        }
+        if !back {
+            continue; // the second kept it: try again
+        }
+        let r = c.get(second.url("/api/portfolio")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 503, "a writer without its lock read the book");
+        let (status, v, _) = post(&c, &second, &buy("KO", 1)).await;
+        assert_eq!(status, 503, "a writer without its lock traded: {v}");
+        // The writer that holds the lock keeps trading.
+        for _ in 0..5 {
+            let (status, v, _) = post(&c, &first, &buy("KO", 1)).await;
+            assert_eq!(status, 201, "the lock holder was locked out of the ledger: {v}");
+        }
+        eprintln!("attempt {attempt}: the lock went first -> second -> first; the second claimed nothing");
+        assert_consistent(&db, &c, &first).await;
+        assert_outcomes(&c, &first).await;
+        return;
+    }
+    panic!("the lock never went first -> second -> first in 8 tries");
 }

@@ -375,6 +375,7 @@ impl Broker {
             // out at its next lock check and stands by.
             Err(RecordError::Fenced) => {
                 self.portfolio.mark_stale();
+                self.store.unclaim();
                 tracing::warn!(order_id = %order.id, "another instance took the ledger: the order was not stored");
                 Err(Failure::App(AppError::standby(
                     "another instance took the ledger (single writer): this one stands by, retry later",

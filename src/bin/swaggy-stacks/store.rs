@@ -164,6 +164,9 @@ struct Writer {
     claimed_epoch: AtomicU64,
     /// This instance's fencing token (`ledger_writer.token` as it set it).
     token: AtomicI64,
+    /// The connection holding the Postgres lock. The claim of the fencing token goes through
+    /// it: a claim can only be made while the lock is held (a dead connection cannot claim).
+    lock_conn: tokio::sync::Mutex<Option<AnyConnection>>,
     /// The open lock file (SQLite): the lock lives as long as the descriptor.
     file: Mutex<Option<std::fs::File>>,
 }
@@ -226,8 +229,9 @@ impl Writer {
                         .await?;
                 loop {
                     if try_advisory_lock(&mut conn).await? {
+                        *self.lock_conn.lock().await = Some(conn);
                         self.set(WriterState::Held);
-                        tokio::spawn(self.clone().keep(conn, options.clone()));
+                        tokio::spawn(self.clone().keep(options.clone()));
                         return Ok(());
                     }
                     self.standing_by();
@@ -254,12 +258,14 @@ impl Writer {
     /// Holds the Postgres lock: checks its connection every second; when the connection breaks
     /// (the lock went with it), takes the lock again on a new one — or stands by if another
     /// instance took it meanwhile.
-    async fn keep(self: Arc<Self>, mut conn: AnyConnection, options: AnyConnectOptions) {
+    async fn keep(self: Arc<Self>, options: AnyConnectOptions) {
         loop {
             loop {
                 tokio::time::sleep(LOCK_POLL).await;
+                let mut slot = self.lock_conn.lock().await;
+                let Some(conn) = slot.as_mut() else { break };
                 let alive = bounded(LOCK_IO_TIMEOUT, "the ledger lock check", async {
-                    sqlx::query("SELECT 1").execute(&mut conn).await.map(|_| ())
+                    sqlx::query("SELECT 1").execute(&mut *conn).await.map(|_| ())
                 })
                 .await;
                 if alive.is_err() {
@@ -267,10 +273,10 @@ impl Writer {
                 }
             }
             // Dropped, not closed: a connection whose replies stopped cannot say goodbye.
-            drop(conn);
+            drop(self.lock_conn.lock().await.take());
             self.set(WriterState::Lost);
             tracing::warn!("the connection holding the ledger lock broke: orders pause until the lock is taken again");
-            conn = loop {
+            loop {
                 tokio::time::sleep(LOCK_POLL).await;
                 let Ok(mut c) =
                     bounded(LOCK_IO_TIMEOUT, "connecting for the ledger lock", AnyConnection::connect_with(&options))
@@ -280,14 +286,16 @@ impl Writer {
                 };
                 match try_advisory_lock(&mut c).await {
                     Ok(true) => {
+                        // The connection first: the new epoch's claim goes through it.
+                        *self.lock_conn.lock().await = Some(c);
                         self.set(WriterState::Held);
                         tracing::info!("ledger lock taken again");
-                        break c;
+                        break;
                     }
                     Ok(false) => self.standing_by(),
                     Err(_) => {}
                 }
-            };
+            }
         }
     }
 }
@@ -393,6 +401,7 @@ impl Store {
                 epoch: AtomicU64::new(0),
                 claimed_epoch: AtomicU64::new(0),
                 token: AtomicI64::new(0),
+                lock_conn: tokio::sync::Mutex::new(None),
                 file: Mutex::new(None),
             }),
         })
@@ -455,6 +464,13 @@ impl Store {
         .await
     }
 
+    /// Forgets this epoch's claim after a refused transaction: the next order claims again,
+    /// which succeeds only if this instance still holds the lock (a lock that is held but whose
+    /// token moved on cannot stay stuck).
+    pub fn unclaim(&self) {
+        self.writer.claimed_epoch.store(0, Ordering::Release);
+    }
+
     /// Claims the ledger for this writer epoch (once per time the lock is taken): moves the
     /// fencing token on, so an instance that held the lock before can commit nothing more.
     /// Called under the order lock before the book is read: every commit of the previous writer
@@ -465,11 +481,18 @@ impl Store {
         if self.writer.claimed_epoch.load(Ordering::Acquire) == epoch {
             return Ok(());
         }
+        const CLAIM: &str = "UPDATE ledger_writer SET token = token + 1 WHERE id = 1 RETURNING token";
         let token: i64 = bounded(READ_TIMEOUT, "claiming the ledger", async {
-            sqlx::query("UPDATE ledger_writer SET token = token + 1 WHERE id = 1 RETURNING token")
-                .fetch_one(&self.pool)
-                .await?
-                .try_get(0)
+            match self.writer.kind {
+                // Through the connection that holds the lock: only the lock's holder can claim.
+                LockKind::Postgres(_) => {
+                    let mut slot = self.writer.lock_conn.lock().await;
+                    let conn = slot.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                    sqlx::query(CLAIM).fetch_one(&mut *conn).await?.try_get(0)
+                }
+                // The file lock cannot be lost while the process lives.
+                LockKind::SqliteFile(_) | LockKind::None => sqlx::query(CLAIM).fetch_one(&self.pool).await?.try_get(0),
+            }
         })
         .await?;
         self.writer.token.store(token, Ordering::Release);
