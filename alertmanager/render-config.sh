@@ -19,7 +19,8 @@ out=$2
 shift 2
 if [ "${1:-}" = "--" ]; then shift; fi
 
-# value NAME: $NAME, or the contents of the file named by $NAME_FILE (trailing newline dropped).
+# value NAME: $NAME, or the contents of the file named by $NAME_FILE (trailing newlines and every
+# carriage return dropped: a secret file saved with CRLF line endings works).
 value() {
   eval "v=\${$1:-}"
   eval "f=\${$1_FILE:-}"
@@ -28,7 +29,7 @@ value() {
       echo "render-config: $1_FILE=$f is not readable" >&2
       exit 2
     fi
-    v=$(cat "$f")
+    v=$(tr -d '\r' < "$f")
   fi
   printf '%s' "$v"
 }
@@ -48,7 +49,7 @@ for pair in pager:ALERT_PAGER_WEBHOOK_URL chat:ALERT_CHAT_WEBHOOK_URL ticket:ALE
   esac
   case $url in
     "") echo "render-config: $var not set; the $name receiver keeps its placeholder URL" >&2; continue ;;
-    *" "*) echo "render-config: $var must not contain spaces" >&2; exit 2 ;;
+    *[[:space:][:cntrl:]]*) echo "render-config: $var must not contain spaces or control characters" >&2; exit 2 ;;
     http://*|https://*) ;;
     *) echo "render-config: $var must be an http(s) URL" >&2; exit 2 ;;
   esac
