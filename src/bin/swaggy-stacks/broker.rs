@@ -253,8 +253,8 @@ impl Broker {
             return Ok(());
         }
         let (cash, positions) = tokio::time::timeout_at(deadline, async {
-            // First move the fencing token on (once per lock epoch): from then on a previous
-            // writer commits nothing, so what is read next is final.
+            // First move the fencing token on (only the lock's holder can): from then on a
+            // previous writer commits nothing, so what is read next is final.
             self.store.claim_ledger().await?;
             self.store.load_portfolio().await
         })
@@ -375,7 +375,6 @@ impl Broker {
             // out at its next lock check and stands by.
             Err(RecordError::Fenced) => {
                 self.portfolio.mark_stale();
-                self.store.unclaim();
                 tracing::warn!(order_id = %order.id, "another instance took the ledger: the order was not stored");
                 Err(Failure::App(AppError::standby(
                     "another instance took the ledger (single writer): this one stands by, retry later",

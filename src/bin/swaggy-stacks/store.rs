@@ -160,9 +160,7 @@ struct Writer {
     state: AtomicU8,
     /// Bumped every time the lock is taken: the book is reloaded when it changes.
     epoch: AtomicU64,
-    /// The epoch the fencing token below was claimed in (0: never).
-    claimed_epoch: AtomicU64,
-    /// This instance's fencing token (`ledger_writer.token` as it set it).
+    /// This instance's fencing token (`ledger_writer.token` as it last set it).
     token: AtomicI64,
     /// The connection holding the Postgres lock. The claim of the fencing token goes through
     /// it: a claim can only be made while the lock is held (a dead connection cannot claim).
@@ -399,7 +397,6 @@ impl Store {
                 kind,
                 state: AtomicU8::new(WriterState::Pending as u8),
                 epoch: AtomicU64::new(0),
-                claimed_epoch: AtomicU64::new(0),
                 token: AtomicI64::new(0),
                 lock_conn: tokio::sync::Mutex::new(None),
                 file: Mutex::new(None),
@@ -464,23 +461,12 @@ impl Store {
         .await
     }
 
-    /// Forgets this epoch's claim after a refused transaction: the next order claims again,
-    /// which succeeds only if this instance still holds the lock (a lock that is held but whose
-    /// token moved on cannot stay stuck).
-    pub fn unclaim(&self) {
-        self.writer.claimed_epoch.store(0, Ordering::Release);
-    }
-
-    /// Claims the ledger for this writer epoch (once per time the lock is taken): moves the
-    /// fencing token on, so an instance that held the lock before can commit nothing more.
-    /// Called under the order lock before the book is read: every commit of the previous writer
-    /// is then in what this one reads.
+    /// Claims the ledger: moves the fencing token on, so an instance that held the lock before
+    /// can commit nothing more. Called under the order lock before every reload of the book
+    /// (the lock was taken, or a transaction failed): every commit of a previous writer is then
+    /// in what this one reads. Only the lock's holder can claim (see below).
     #[instrumented(name = "claim_ledger")]
     pub async fn claim_ledger(&self) -> Result<(), sqlx::Error> {
-        let epoch = self.writer.epoch.load(Ordering::Acquire);
-        if self.writer.claimed_epoch.load(Ordering::Acquire) == epoch {
-            return Ok(());
-        }
         const CLAIM: &str = "UPDATE ledger_writer SET token = token + 1 WHERE id = 1 RETURNING token";
         let token: i64 = bounded(READ_TIMEOUT, "claiming the ledger", async {
             match self.writer.kind {
@@ -496,7 +482,6 @@ impl Store {
         })
         .await?;
         self.writer.token.store(token, Ordering::Release);
-        self.writer.claimed_epoch.store(epoch, Ordering::Release);
         tracing::info!(token, "ledger claimed");
         Ok(())
     }
@@ -535,14 +520,12 @@ impl Store {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let (committing, fenced) = (AtomicBool::new(false), AtomicBool::new(false));
-            let result = tokio::time::timeout_at(deadline, self.record_once(order, fill, &committing, &fenced)).await;
+            let committing = AtomicBool::new(false);
+            let result = tokio::time::timeout_at(deadline, self.record_once(order, fill, &committing)).await;
             let sent = committing.load(Ordering::Acquire);
-            if fenced.load(Ordering::Acquire) {
-                return Err(RecordError::Fenced);
-            }
             let e = match result {
-                Ok(Ok(update)) => return Ok(update),
+                Ok(Ok(Some(update))) => return Ok(update),
+                Ok(Ok(None)) => return Err(RecordError::Fenced),
                 Err(_) if sent => return Err(RecordError::OutcomeUnknown),
                 Err(_) => return Err(RecordError::NotStored(timeout_error("the order transaction"))),
                 Ok(Err(e)) => e,
@@ -561,13 +544,15 @@ impl Store {
         }
     }
 
+    /// One attempt: `Ok(None)` when the fencing token is no longer this instance's (nothing
+    /// stored), else what the stored fill made of the book. `committing` is set once the `COMMIT`
+    /// is sent: a cancelled or failed attempt after it has an unknown outcome.
     async fn record_once(
         &self,
         order: &OrderRecord,
         fill: Option<&FillRecord>,
         committing: &AtomicBool,
-        fenced: &AtomicBool,
-    ) -> Result<Option<BookUpdate>, sqlx::Error> {
+    ) -> Result<Option<Option<BookUpdate>>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         // Still the writer? The row stays locked until COMMIT: a new writer's claim waits for it.
         let fence = sqlx::query("UPDATE ledger_writer SET token = token WHERE id = 1 AND token = $1")
@@ -575,13 +560,14 @@ impl Store {
             .execute(&mut tx)
             .await?;
         if fence.rows_affected() != 1 {
-            fenced.store(true, Ordering::Release);
-            return Err(sqlx::Error::RowNotFound);
+            // Fenced: another instance claimed the ledger (dropping `tx` rolls back).
+            return Ok(None);
         }
-        sqlx::query(
-            "INSERT INTO orders (id, symbol, side, order_type, quantity, limit_price, status, reason, fill_price, created_at_ms, updated_at_ms, client_order_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
+        sqlx::query(concat!(
+            "INSERT INTO orders (",
+            order_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ))
         .bind(&order.id)
         .bind(&order.symbol)
         .bind(&order.side)
@@ -645,7 +631,7 @@ impl Store {
         }
         committing.store(true, Ordering::Release);
         tx.commit().await?;
-        Ok(update)
+        Ok(Some(update))
     }
 
     /// One order by id.
