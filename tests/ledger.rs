@@ -12,7 +12,6 @@ use common::prom::scrape;
 use common::proxy::{Mode, Proxy};
 use common::{PgDb, Service, require};
 use serde_json::{Value, json};
-use sqlx::Row;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -96,23 +95,15 @@ async fn ledger(db: &PgDb) -> Ledger {
     .fetch_one(&pool)
     .await
     .unwrap();
-    let positions = sqlx::query("SELECT symbol, quantity FROM positions WHERE quantity <> 0")
-        .fetch_all(&pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
-        .collect();
-    let fill_positions = sqlx::query(
+    let by_symbol = async |sql: &'static str| -> BTreeMap<String, i64> {
+        sqlx::query_as(sql).fetch_all(&pool).await.unwrap().into_iter().collect()
+    };
+    let positions = by_symbol("SELECT symbol, quantity FROM positions WHERE quantity <> 0").await;
+    let fill_positions = by_symbol(
         "SELECT symbol, SUM(CASE WHEN side = 'buy' THEN quantity ELSE -quantity END)::BIGINT AS q FROM fills \
          GROUP BY symbol HAVING SUM(CASE WHEN side = 'buy' THEN quantity ELSE -quantity END) <> 0",
     )
-    .fetch_all(&pool)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
-    .collect();
+    .await;
     let fills: i64 = sqlx::query_scalar("SELECT count(*) FROM fills").fetch_one(&pool).await.unwrap();
     let filled_orders: i64 =
         sqlx::query_scalar("SELECT count(*) FROM orders WHERE status = 'filled'").fetch_one(&pool).await.unwrap();
@@ -205,6 +196,15 @@ async fn direct(orders: usize) -> Option<(PgDb, Service, reqwest::Client)> {
     let c = client();
     trade(&c, &svc, orders).await;
     Some((db, svc, c))
+}
+
+/// A writer with a few orders placed and, on the same database, a second instance that has
+/// found the ledger taken (standing by); `None` (the test skips, saying why) without Postgres.
+async fn writer_and_standby() -> Option<(PgDb, Service, Service, reqwest::Client)> {
+    let (db, first, c) = direct(3).await?;
+    let second = Service::start(&["serve"], &[("DATABASE_URL", &db.url), ("HEALTH_INTERVAL", "1s")]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    Some((db, first, second, c))
 }
 
 /// After a fault: more orders go through, the ledger is consistent, every order has one outcome.
@@ -542,9 +542,7 @@ async fn lock_holder(db: &PgDb) -> Option<i32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_writer_that_lost_its_lock_commits_nothing_after_the_standby_took_over() {
-    let Some((db, first, c)) = direct(3).await else { return };
-    let second = Service::start(&["serve"], &[("DATABASE_URL", &db.url), ("HEALTH_INTERVAL", "1s")]);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let Some((db, first, second, c)) = writer_and_standby().await else { return };
 
     // Cut the first one's lock connection (the lock goes with it) while both are sent orders.
     // The first finds out at its next lock check, up to a second later; the second may take the
@@ -605,30 +603,15 @@ async fn cut_lock(db: &PgDb) {
     pool.close().await;
 }
 
-/// Waits until `svc`'s readiness is `ready`; false after `within`.
-async fn readiness_becomes(c: &reqwest::Client, svc: &Service, ready: bool, within: Duration) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < within {
-        let status = c.get(svc.url("/health/ready")).send().await.unwrap().status().as_u16();
-        if (status == 200) == ready {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_writer_that_lost_its_lock_cannot_claim_the_ledger_from_the_one_that_holds_it() {
-    let Some((db, first, c)) = direct(3).await else { return };
-    let second = Service::start(&["serve"], &[("DATABASE_URL", &db.url), ("HEALTH_INTERVAL", "1s")]);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let Some((db, first, second, c)) = writer_and_standby().await else { return };
     // The second takes the lock from the first and is sent nothing (it never claims); its lock
     // is cut in turn, the first takes it back and trades. Only then is the second asked for
     // something: it must not claim the ledger with a lock it no longer holds.
     for attempt in 0..8 {
         cut_lock(&db).await;
-        if !readiness_becomes(&c, &second, true, Duration::from_secs(4)).await {
+        if !second.becomes_ready(&c, "/health/ready", Duration::from_secs(4)).await {
             continue; // the first took its lock back
         }
         cut_lock(&db).await;

@@ -118,14 +118,25 @@ impl Service {
 
     /// Waits until `path` answers 200 (e.g. the database bootstrap finished).
     pub async fn wait_ready(&self, client: &reqwest::Client, path: &str, within: Duration) {
+        assert!(
+            self.becomes_ready(client, path, within).await,
+            "{path} never became ready; stderr:\n{}",
+            self.stderr()
+        );
+    }
+
+    /// Whether `path` answers 2xx within `within` (polled every 100 ms).
+    pub async fn becomes_ready(&self, client: &reqwest::Client, path: &str, within: Duration) -> bool {
         let deadline = Instant::now() + within;
         loop {
             if let Ok(r) = client.get(self.url(path)).send().await
                 && r.status().is_success()
             {
-                return;
+                return true;
             }
-            assert!(Instant::now() < deadline, "{path} never became ready; stderr:\n{}", self.stderr());
+            if Instant::now() >= deadline {
+                return false;
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
